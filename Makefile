@@ -1,0 +1,48 @@
+# The two commands a new user runs: `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster
+export AI_CHARGEBACK_DUCKDB ?= $(CURDIR)/warehouse/ai_chargeback.duckdb
+export AI_CHARGEBACK_LANDING ?= $(CURDIR)/data/landing
+export DBT_PROFILES_DIR := $(CURDIR)
+
+DEMO_DAYS ?= 30
+DEMO_TENANTS ?= 8
+DEMO_REQUESTS_PER_DAY ?= 1500
+DEMO_SEED ?= 42
+DEMO_START ?= 2026-11-01
+
+.PHONY: demo test install lint parse clean
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+parse: $(STAMP)
+	$(BIN)/dbt parse --quiet
+
+demo: $(STAMP)
+	mkdir -p $(DAGSTER_HOME) warehouse
+	rm -rf $(AI_CHARGEBACK_LANDING)
+	$(BIN)/ai-chargeback generate --days $(DEMO_DAYS) --tenants $(DEMO_TENANTS) \
+		--requests-per-day $(DEMO_REQUESTS_PER_DAY) --seed $(DEMO_SEED) \
+		--start $(DEMO_START) --out $(AI_CHARGEBACK_LANDING)
+	$(BIN)/ai-chargeback run
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/dbt parse --quiet
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf warehouse data/landing target logs .dagster

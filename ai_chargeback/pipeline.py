@@ -1,0 +1,128 @@
+"""Run the whole pipeline through Dagster, and summarise what an analyst wants to see first."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from orchestration.lib.paths import PROJECT_ROOT, warehouse_path
+
+JOB_NAME = "ai_chargeback_all"
+
+
+def dbt_executable() -> str:
+    """The dbt beside this interpreter (the project's virtualenv)."""
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def prepare_dbt_manifest() -> None:
+    """Headless runs must parse the dbt project before Dagster loads it (DESIGN.md)."""
+    env = {**os.environ, "DBT_PROFILES_DIR": str(PROJECT_ROOT)}
+    completed = subprocess.run(
+        [dbt_executable(), "parse", "--quiet"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(
+            "dbt parse failed:\n" + completed.stdout[-4000:] + completed.stderr[-4000:]
+        )
+
+
+def instance() -> dg.DagsterInstance:
+    """The persistent instance under $DAGSTER_HOME (visible in `dagster dev`), else ephemeral."""
+    if os.environ.get("DAGSTER_HOME"):
+        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def run_all(*, dagster_instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+    """Materialise every asset (loaders, dbt models and tests) in one Dagster run."""
+    prepare_dbt_manifest()
+    from orchestration.definitions import defs  # needs the manifest parsed above
+
+    job = defs.resolve_job_def(JOB_NAME)
+    return job.execute_in_process(
+        instance=dagster_instance or instance(), raise_on_error=False
+    )
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The first numbers an analyst asks for after a run."""
+
+    spend_by_tenant: list[tuple[str, int, Decimal | None, int]]
+    requests_total: int
+    quarantine_by_source: list[tuple[str, str, int]]
+    loaded_by_source: list[tuple[str, int, int, int]]
+    spend_available: bool
+
+
+def _has_relation(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    found = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(found and found[0])
+
+
+def summarise(database: Path | None = None) -> Summary:
+    """Read the summary from the warehouse (read-only)."""
+    con = duckdb.connect(str(database or warehouse_path()), read_only=True)
+    try:
+        loaded = con.execute(
+            """
+            select source, count(*) as files, sum(rows_loaded), sum(rows_quarantined)
+            from audit.load_manifest group by source order by source
+            """
+        ).fetchall()
+        quarantine = con.execute(
+            """
+            select source, regexp_replace(reason, '[:(].*$', '') as reason_kind, count(*)
+            from audit.quarantine group by all order by source, 3 desc
+            """
+        ).fetchall()
+        spend_available = _has_relation(con, "marts", "fct_ai_requests")
+        if spend_available:
+            spend = con.execute(
+                """
+                select
+                    tenant_id,
+                    count(*) as requests,
+                    sum(effective_cost_usd) as effective_cost_usd,
+                    count(*) filter (where pricing_status = 'unpriced') as unpriced
+                from marts.fct_ai_requests
+                group by tenant_id
+                order by effective_cost_usd desc nulls last
+                """
+            ).fetchall()
+        else:
+            spend = con.execute(
+                """
+                select coalesce(tenant_id, 'unattributed'), count(distinct app_request_id),
+                    null::decimal(38, 12), 0
+                from staging.stg_app__requests group by 1 order by 2 desc
+                """
+            ).fetchall()
+        total = sum(int(row[1]) for row in spend)
+    finally:
+        con.close()
+    return Summary(
+        spend_by_tenant=[(r[0], int(r[1]), r[2], int(r[3])) for r in spend],
+        requests_total=total,
+        quarantine_by_source=[(r[0], r[1], int(r[2])) for r in quarantine],
+        loaded_by_source=[(r[0], int(r[1]), int(r[2]), int(r[3])) for r in loaded],
+        spend_available=spend_available,
+    )

@@ -1,0 +1,11 @@
+"""Jobs over the asset graph."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+all_assets_job = dg.define_asset_job(
+    name="ai_chargeback_all",
+    selection=dg.AssetSelection.all(),
+    description="Landing files -> raw -> staging -> marts, with every check.",
+)

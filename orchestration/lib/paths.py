@@ -1,0 +1,27 @@
+"""Where the project, the warehouse and the landing data live (overridable by env vars)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DUCKDB_ENV = "AI_CHARGEBACK_DUCKDB"
+LANDING_ENV = "AI_CHARGEBACK_LANDING"
+DEFAULT_DUCKDB = "warehouse/ai_chargeback.duckdb"
+DEFAULT_LANDING = "data/landing"
+
+
+def _resolve(value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
+def warehouse_path() -> Path:
+    """The DuckDB warehouse file: $AI_CHARGEBACK_DUCKDB or warehouse/ai_chargeback.duckdb."""
+    return _resolve(os.environ.get(DUCKDB_ENV, DEFAULT_DUCKDB))
+
+
+def landing_path() -> Path:
+    """The landing directory: $AI_CHARGEBACK_LANDING or data/landing."""
+    return _resolve(os.environ.get(LANDING_ENV, DEFAULT_LANDING))
