@@ -54,9 +54,7 @@ def run_all(*, dagster_instance: dg.DagsterInstance | None = None) -> dg.Execute
     from orchestration.definitions import defs  # needs the manifest parsed above
 
     job = defs.resolve_job_def(JOB_NAME)
-    return job.execute_in_process(
-        instance=dagster_instance or instance(), raise_on_error=False
-    )
+    return job.execute_in_process(instance=dagster_instance or instance(), raise_on_error=False)
 
 
 @dataclass(frozen=True)

@@ -39,14 +39,20 @@ class FileContent:
     read_error: str | None
 
 
-def discover(landing_root: Path, source: str, *, dates: set[date] | None = None) -> list[LandingFile]:
+def discover(
+    landing_root: Path, source: str, *, dates: set[date] | None = None
+) -> list[LandingFile]:
     """Every file of ``source`` under ``landing_root``, sorted by date then name."""
     source_dir = landing_root / source
     if not source_dir.is_dir():
         return []
     files: list[LandingFile] = []
     for day_dir in sorted(source_dir.iterdir()):
-        if not day_dir.is_dir() or day_dir.name.startswith("_") or not _DATE_DIR.match(day_dir.name):
+        if (
+            not day_dir.is_dir()
+            or day_dir.name.startswith("_")
+            or not _DATE_DIR.match(day_dir.name)
+        ):
             continue
         landing_date = date.fromisoformat(day_dir.name)
         if dates is not None and landing_date not in dates:

@@ -280,9 +280,7 @@ def _quarantine_whole_file(
 
 
 def _forget_file(con: duckdb.DuckDBPyConnection, spec: SourceSpec, relative_path: str) -> None:
-    con.execute(
-        f"delete from {_RAW_SCHEMA}.{spec.table} where _source_file = ?", [relative_path]
-    )
+    con.execute(f"delete from {_RAW_SCHEMA}.{spec.table} where _source_file = ?", [relative_path])
     con.execute(
         f"delete from {_AUDIT_SCHEMA}.quarantine where source = ? and file_path = ?",
         [spec.name, relative_path],
@@ -489,12 +487,19 @@ def _extract_pages(
     try:
         page = json.loads(data.decode("utf-8"), parse_float=Decimal)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        add(None, data[:_MAX_RAW_TEXT].decode("utf-8", "replace"), f"malformed JSON page: {error}", {})
+        add(
+            None,
+            data[:_MAX_RAW_TEXT].decode("utf-8", "replace"),
+            f"malformed JSON page: {error}",
+            {},
+        )
         page = None
     if page is not None:
         buckets = page.get("data") if isinstance(page, dict) else None
         if not isinstance(buckets, list):
-            add(None, data[:_MAX_RAW_TEXT].decode("utf-8", "replace"), "page has no data[] list", {})
+            add(
+                None, data[:_MAX_RAW_TEXT].decode("utf-8", "replace"), "page has no data[] list", {}
+            )
             buckets = []
         by_path = {c.source_path: c.name for c in spec.columns}
         for i, bucket in enumerate(buckets):
@@ -588,7 +593,7 @@ def _sql_str(text: str) -> str:
 
 def _typed_expression(column: Column) -> tuple[str, str]:
     """(typed value, reason-if-bad) expressions over the text column."""
-    text = f'nullif(trim("{column.name}"), \'\')'
+    text = f"nullif(trim(\"{column.name}\"), '')"
     label = _sql_str(column.name)
     if column.kind in {"text"}:
         return text, "null"
@@ -653,7 +658,7 @@ def _stage_typed(
         reasons.append(reason)
         if column.required:
             reasons.append(
-                f'case when nullif(trim("{column.name}"), \'\') is null '
+                f"case when nullif(trim(\"{column.name}\"), '') is null "
                 f"then 'missing required field {column.name}' end"
             )
     if spec.format == "otlp_jsonl":
@@ -683,9 +688,9 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection, spec: SourceSpec, relative_
     join = " and ".join(f'loaded."{k}" = _typed."{k}"' for k in spec.dedupe_key)
     con.execute(
         f"""
-        update _typed set _reason = 'duplicate export of (' || {" || ', ' || ".join(
-            f'_typed."{k}"' for k in spec.dedupe_key
-        )} || '): first copy at line ' || firsts.first_line || ' of this file'
+        update _typed set _reason = 'duplicate export of (' || {
+            " || ', ' || ".join(f'_typed."{k}"' for k in spec.dedupe_key)
+        } || '): first copy at line ' || firsts.first_line || ' of this file'
         from (
             select {key}, _line_number,
                 min(_line_number) over (partition by {key}) as first_line,
@@ -701,9 +706,9 @@ def _mark_duplicates(con: duckdb.DuckDBPyConnection, spec: SourceSpec, relative_
     )
     con.execute(
         f"""
-        update _typed set _reason = 'duplicate export of (' || {" || ', ' || ".join(
-            f'_typed."{k}"' for k in spec.dedupe_key
-        )} || '): already loaded from ' || loaded._source_file
+        update _typed set _reason = 'duplicate export of (' || {
+            " || ', ' || ".join(f'_typed."{k}"' for k in spec.dedupe_key)
+        } || '): already loaded from ' || loaded._source_file
         from {_RAW_SCHEMA}.{spec.table} as loaded
         where {join} and loaded._source_file <> ? and _typed._reason is null
         """,
@@ -735,8 +740,8 @@ def _write_staged(
         [spec.name, landing_file.relative_path, loaded_at],
     )
     good, bad = con.execute(
-        "select count(*) filter (where _reason is null), count(*) filter (where _reason is not null)"
-        " from _typed"
+        "select count(*) filter (where _reason is null),"
+        " count(*) filter (where _reason is not null) from _typed"
     ).fetchone()
     return int(good), int(bad)
 

@@ -16,7 +16,7 @@ _GROUP_BY_FOLDER = {
 
 
 class ChargebackDbtTranslator(DagsterDbtTranslator):
-    """dbt sources -> ``raw/<table>``; models grouped by their top folder; seeds in ``reference``."""
+    """dbt sources -> ``raw/<table>``; models grouped by top folder; seeds in ``reference``."""
 
     def __init__(self) -> None:
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -1,6 +1,5 @@
 """The dbt project as Dagster assets: seeds, staging, intermediate and marts, with their tests."""
 
-
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 

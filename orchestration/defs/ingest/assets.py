@@ -1,6 +1,5 @@
 """Raw loader assets: one per landing source, each loading new or changed files in bulk."""
 
-
 import dagster as dg
 
 from orchestration.defs.resources import WarehouseResource
@@ -23,7 +22,9 @@ def _build_loader_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         description=spec.description,
         metadata={"landing_folder": spec.folder, "format": spec.format},
     )
-    def _load(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    def _load(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
         """Load the source's landing files into raw, quarantining bad records."""
         with warehouse.connect() as con:
             report = loader.load_source(con, spec, warehouse.landing_root)
