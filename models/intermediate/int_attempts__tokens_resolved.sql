@@ -1,0 +1,170 @@
+-- Both token counts of every attempt side by side, and the written rule that decides which one
+-- is billed (seeds/token_authority_rules.csv: first matching rule by priority).
+with
+
+attempts as (
+
+    select * from {{ ref('int_attempts__unioned') }}
+
+),
+
+response_usage as (
+
+    select * from {{ ref('stg_providers__response_usage') }}
+
+),
+
+rules as (
+
+    select * from {{ ref('token_authority_rules') }}
+
+),
+
+provider_records as (
+
+    -- a provider export may deliver the same response twice: keep the latest delivery
+    select
+        *,
+        row_number() over (
+            partition by provider_name, provider_response_id
+            order by landing_date desc, source_file desc, source_line_number desc
+        ) as delivery_rank
+    from response_usage
+
+),
+
+joined as (
+
+    select
+        attempts.*,
+        provider_records.provider_response_id is not null as has_provider_record,
+        provider_records.uncached_input_tokens as provider_uncached_input_tokens,
+        provider_records.cache_read_tokens as provider_cache_read_tokens,
+        provider_records.cache_write_tokens as provider_cache_write_tokens,
+        provider_records.cache_write_1h_tokens as provider_cache_write_1h_tokens,
+        provider_records.output_tokens as provider_output_tokens,
+        provider_records.reasoning_tokens as provider_reasoning_tokens,
+        provider_records.input_audio_tokens as provider_input_audio_tokens,
+        provider_records.output_audio_tokens as provider_output_audio_tokens,
+        provider_records.service_tier as provider_service_tier
+    from attempts
+    left join provider_records
+        on attempts.provider_response_id = provider_records.provider_response_id
+        and attempts.provider_name = provider_records.provider_name
+        and provider_records.delivery_rank = 1
+
+),
+
+rule_candidates as (
+
+    select
+        joined.attempt_id,
+        rules.rule_id,
+        rules.rule_version,
+        rules.authoritative_source,
+        rules.tolerance_pct,
+        rules.rationale,
+        row_number() over (
+            partition by joined.attempt_id order by rules.priority, rules.rule_id
+        ) as rule_rank
+    from joined
+    inner join rules
+        on (rules.provider_id = '*' or rules.provider_id = joined.provider_id)
+        and joined.started_at >= rules.effective_from
+        and joined.started_at < rules.effective_to
+        and case rules.condition
+            when 'provider_record_present' then joined.has_provider_record
+            when 'no_provider_record' then not joined.has_provider_record
+            when 'gateway_estimated'
+                then joined.is_usage_estimated and not joined.has_provider_record
+            when 'always' then true
+            else false
+        end
+
+),
+
+decided as (
+
+    select
+        joined.*,
+        rule_candidates.rule_id as authority_rule_id,
+        rule_candidates.rule_version as authority_rule_version,
+        rule_candidates.rationale as authority_rationale,
+        rule_candidates.tolerance_pct,
+        case
+            when rule_candidates.authoritative_source = 'provider'
+                and joined.has_provider_record
+                then 'provider'
+            else 'gateway'
+        end as authoritative_source
+    from joined
+    left join rule_candidates
+        on joined.attempt_id = rule_candidates.attempt_id
+        and rule_candidates.rule_rank = 1
+
+),
+
+final as (
+
+    select
+        decided.*,
+        -- the billed counts; NULL where the authoritative side did not report that type
+        case authoritative_source
+            when 'provider' then provider_uncached_input_tokens
+            else gateway_uncached_input_tokens
+        end as uncached_input_tokens,
+        case authoritative_source
+            when 'provider' then provider_cache_read_tokens
+            else gateway_cache_read_tokens
+        end as cache_read_tokens,
+        case authoritative_source
+            when 'provider' then provider_cache_write_tokens
+            else gateway_cache_write_tokens
+        end as cache_write_tokens,
+        case authoritative_source
+            when 'provider' then provider_cache_write_1h_tokens
+            -- the gateway never sees the cache-write duration: all writes are 5-minute ones
+            else 0
+        end as cache_write_1h_tokens,
+        case authoritative_source
+            when 'provider' then provider_output_tokens
+            else gateway_output_tokens
+        end as output_tokens,
+        case authoritative_source
+            when 'provider' then provider_reasoning_tokens
+            else coalesce(gateway_reasoning_tokens, 0)
+        end as reasoning_tokens,
+        case authoritative_source
+            when 'provider' then provider_input_audio_tokens
+            else 0
+        end as input_audio_tokens,
+        case authoritative_source
+            when 'provider' then provider_output_audio_tokens
+            else 0
+        end as output_audio_tokens,
+        -- agreement of the two counts, per token type the gateway reported
+        case
+            when not has_provider_record
+                or (gateway_input_tokens is null and gateway_output_tokens is null)
+                then 'single_source'
+            when {{ within_tolerance(
+                    'gateway_input_tokens',
+                    'provider_uncached_input_tokens + provider_cache_read_tokens'
+                    ~ ' + provider_cache_write_tokens',
+                    'tolerance_pct') }}
+                and {{ within_tolerance(
+                    'gateway_output_tokens', 'provider_output_tokens', 'tolerance_pct') }}
+                and {{ within_tolerance(
+                    'gateway_cache_read_tokens', 'provider_cache_read_tokens',
+                    'tolerance_pct') }}
+                and {{ within_tolerance(
+                    'gateway_cache_write_tokens', 'provider_cache_write_tokens',
+                    'tolerance_pct') }}
+                then 'agree'
+            else 'disagree'
+        end as agreement_status
+    from decided
+
+)
+
+select * from final

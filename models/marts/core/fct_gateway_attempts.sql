@@ -1,0 +1,111 @@
+with
+
+attempts as (
+
+    select * from {{ ref('int_attempts__priced') }}
+
+),
+
+requests as (
+
+    select * from {{ ref('int_requests__attributed') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        attempts.attempt_id,
+        attempts.request_id,
+        attempts.gateway_request_id,
+        attempts.trace_id,
+        attempts.provider_response_id,
+        attempts.provider_key_id,
+        attempts.provider_project_id,
+        requests.tenant_id,
+
+        -- dimensions
+        attempts.gateway,
+        attempts.route_name,
+        attempts.attempt_number,
+        attempts.routing_decision,
+        attempts.routing_reason,
+        attempts.routing_decision like 'retry%' as is_retry,
+        attempts.routing_decision like 'fallback%' as is_fallback,
+        attempts.provider_name,
+        attempts.provider_id,
+        attempts.request_model as requested_model,
+        attempts.resolved_model,
+        attempts.model_id,
+        attempts.service_tier,
+        attempts.is_batch,
+        attempts.is_stream,
+        attempts.is_usage_estimated,
+        attempts.is_success,
+        attempts.http_status_code,
+        attempts.error_type,
+        attempts.has_provider_record,
+        attempts.authority_rule_id,
+        attempts.authority_rule_version,
+        attempts.authoritative_source,
+        attempts.agreement_status,
+        attempts.pricing_status,
+        attempts.pricing_reason,
+        attempts.contract_id,
+
+        -- numerics: the gateway's counts (NULL = not reported)
+        attempts.gateway_input_tokens,
+        attempts.gateway_uncached_input_tokens,
+        attempts.gateway_cache_read_tokens,
+        attempts.gateway_cache_write_tokens,
+        attempts.gateway_output_tokens,
+        attempts.gateway_reasoning_tokens,
+        -- the provider's counts (NULL = no provider record)
+        attempts.provider_uncached_input_tokens,
+        attempts.provider_cache_read_tokens,
+        attempts.provider_cache_write_tokens,
+        attempts.provider_cache_write_1h_tokens,
+        attempts.provider_output_tokens,
+        attempts.provider_reasoning_tokens,
+        -- the billed (authoritative) counts
+        attempts.uncached_input_tokens,
+        attempts.cache_read_tokens,
+        attempts.cache_write_tokens,
+        attempts.cache_write_1h_tokens,
+        attempts.input_tokens,
+        attempts.output_tokens,
+        attempts.reasoning_tokens,
+        -- price used (per token) and cost
+        attempts.price_book_provider_id,
+        attempts.price_service_tier,
+        attempts.price_processing,
+        attempts.price_effective_from,
+        attempts.price_effective_to,
+        attempts.tier_min_input_tokens,
+        attempts.input_price_per_token,
+        attempts.cache_read_price_per_token,
+        attempts.cache_write_price_per_token,
+        attempts.cache_write_1h_price_per_token,
+        attempts.output_price_per_token,
+        attempts.discount_pct,
+        attempts.list_cost_usd,
+        attempts.effective_cost_usd,
+
+        -- timestamps
+        attempts.started_at,
+        cast(attempts.started_at as date) as attempt_date,
+        attempts.ended_at,
+        attempts.duration_ms,
+
+        -- lineage
+        attempts.source_file,
+        attempts.source_line_number
+
+    from attempts
+    left join requests
+        on attempts.request_id = requests.request_id
+
+)
+
+select * from final
