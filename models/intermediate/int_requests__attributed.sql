@@ -26,6 +26,12 @@ ranked_attempts as (
 
     select
         *,
+        pricing_status <> 'no_usage'
+        and (
+            uncached_input_tokens is null
+            or cache_read_tokens is null
+            or cache_write_tokens is null
+        ) as has_unknown_split,
         row_number() over (
             partition by request_id order by started_at desc, attempt_number desc
         ) as reverse_rank,
@@ -55,9 +61,22 @@ rolled_up as (
             case when agreement_status = 'disagree' then 1 else 0 end
         ) as disagreeing_attempt_count,
         sum(case when is_usage_estimated then 1 else 0 end) as estimated_attempt_count,
-        sum(coalesce(uncached_input_tokens, 0)) as uncached_input_tokens,
-        sum(coalesce(cache_read_tokens, 0)) as cache_read_tokens,
-        sum(coalesce(cache_write_tokens, 0)) as cache_write_tokens,
+        -- a split nobody reported stays unknown for the whole request (NULL, not 0)
+        case
+            when sum(case when has_unknown_split then 1 else 0 end) = 0
+                then sum(coalesce(uncached_input_tokens, 0))
+        end as uncached_input_tokens,
+        case
+            when sum(case when has_unknown_split then 1 else 0 end) = 0
+                then sum(coalesce(cache_read_tokens, 0))
+        end as cache_read_tokens,
+        case
+            when sum(case when has_unknown_split then 1 else 0 end) = 0
+                then sum(coalesce(cache_write_tokens, 0))
+        end as cache_write_tokens,
+        sum(
+            coalesce(input_tokens, gateway_input_tokens, 0)
+        ) as input_tokens,
         sum(coalesce(output_tokens, 0)) as output_tokens,
         sum(coalesce(reasoning_tokens, 0)) as reasoning_tokens,
         sum(list_cost_usd) as priced_list_cost_usd,

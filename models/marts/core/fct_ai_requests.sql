@@ -62,12 +62,12 @@ final as (
         coalesce(failed_attempt_count, 0) as failed_attempt_count,
         coalesce(disagreeing_attempt_count, 0) as disagreeing_attempt_count,
         coalesce(estimated_attempt_count, 0) as estimated_attempt_count,
-        coalesce(uncached_input_tokens, 0) as uncached_input_tokens,
-        coalesce(cache_read_tokens, 0) as cache_read_tokens,
-        coalesce(cache_write_tokens, 0) as cache_write_tokens,
-        coalesce(uncached_input_tokens, 0)
-        + coalesce(cache_read_tokens, 0)
-        + coalesce(cache_write_tokens, 0) as input_tokens,
+        -- NULL when an attempt's cache split was reported by nobody (unknown, not 0)
+        case when has_gateway_traffic then uncached_input_tokens else 0 end
+            as uncached_input_tokens,
+        case when has_gateway_traffic then cache_read_tokens else 0 end as cache_read_tokens,
+        case when has_gateway_traffic then cache_write_tokens else 0 end as cache_write_tokens,
+        coalesce(input_tokens, 0) as input_tokens,
         coalesce(output_tokens, 0) as output_tokens,
         coalesce(reasoning_tokens, 0) as reasoning_tokens,
         case

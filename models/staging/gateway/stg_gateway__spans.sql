@@ -49,12 +49,21 @@ renamed as (
         -- numerics: gateway counts; NULL = this instrumentation did not report it
         input_tokens,
         cache_read_input_tokens as cache_read_tokens,
-        cache_creation_input_tokens as cache_write_tokens,
+        -- instrumentations that report cache reads report cache writes only when the provider
+        -- returned some (OpenAI and Gemini have none): reads known, writes absent = 0 writes.
+        -- With no cache attribute at all the split stays unknown.
+        coalesce(
+            cache_creation_input_tokens,
+            case when cache_read_input_tokens is not null then 0 end
+        ) as cache_write_tokens,
         -- input_tokens includes cache reads and writes (semconv 1.41): the uncached part is
-        -- only known when both cache counts are known
+        -- only known when the cache counts are
         input_tokens
         - cache_read_input_tokens
-        - cache_creation_input_tokens as uncached_input_tokens,
+        - coalesce(
+            cache_creation_input_tokens,
+            case when cache_read_input_tokens is not null then 0 end
+        ) as uncached_input_tokens,
         output_tokens,
         reasoning_output_tokens as reasoning_tokens,
         total_tokens,
