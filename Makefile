@@ -30,7 +30,7 @@ parse: $(STAMP)
 
 demo: $(STAMP)
 	mkdir -p $(DAGSTER_HOME) warehouse
-	rm -rf $(AI_CHARGEBACK_LANDING)
+	rm -rf $(AI_CHARGEBACK_LANDING) $(AI_CHARGEBACK_DUCKDB)
 	$(BIN)/ai-chargeback generate --days $(DEMO_DAYS) --tenants $(DEMO_TENANTS) \
 		--requests-per-day $(DEMO_REQUESTS_PER_DAY) --seed $(DEMO_SEED) \
 		--start $(DEMO_START) --out $(AI_CHARGEBACK_LANDING)

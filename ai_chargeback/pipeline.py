@@ -48,13 +48,19 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def run_all(*, dagster_instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+def run_all(
+    *, dagster_instance: dg.DagsterInstance | None = None, log_level: str = "WARNING"
+) -> dg.ExecuteInProcessResult:
     """Materialise every asset (loaders, dbt models and tests) in one Dagster run."""
     prepare_dbt_manifest()
     from orchestration.definitions import defs  # needs the manifest parsed above
 
     job = defs.resolve_job_def(JOB_NAME)
-    return job.execute_in_process(instance=dagster_instance or instance(), raise_on_error=False)
+    return job.execute_in_process(
+        instance=dagster_instance or instance(),
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+    )
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,7 @@ def summarise(database: Path | None = None) -> Summary:
         ).fetchall()
         quarantine = con.execute(
             """
-            select source, regexp_replace(reason, '[:(].*$', '') as reason_kind, count(*)
+            select source, trim(regexp_replace(reason, '[:(].*$', '')) as reason_kind, count(*)
             from audit.quarantine group by all order by source, 3 desc
             """
         ).fetchall()

@@ -101,8 +101,21 @@ def test_every_request_matches_the_ground_truth_exactly(pipeline_run: PipelineRu
     assert set(warehouse) == set(truth)
     mismatches = []
     for key, expected in truth.items():
-        (_, tenant, model, status, uncached, cache_read, cache_write, output,
-         list_cost, effective_cost, attempts, retries, fallbacks) = warehouse[key]
+        (
+            _,
+            tenant,
+            model,
+            status,
+            uncached,
+            cache_read,
+            cache_write,
+            output,
+            list_cost,
+            effective_cost,
+            attempts,
+            retries,
+            fallbacks,
+        ) = warehouse[key]
         got = {
             "tenant_id": tenant,
             "final_model": model or "",
@@ -119,7 +132,9 @@ def test_every_request_matches_the_ground_truth_exactly(pipeline_run: PipelineRu
             "final_model": expected["final_model"],
             "pricing_status": expected["pricing_status"],
             "output_tokens": expected["output_tokens"],
-            "list_cost_usd": Decimal(expected["list_cost_usd"]) if expected["list_cost_usd"] else "",
+            "list_cost_usd": (
+                Decimal(expected["list_cost_usd"]) if expected["list_cost_usd"] else ""
+            ),
             "effective_cost_usd": (
                 Decimal(expected["effective_cost_usd"]) if expected["effective_cost_usd"] else ""
             ),

@@ -33,8 +33,21 @@ def test_sql_cost_equals_genai_prices_for_random_priced_attempts(
     assert len(rows) >= _SAMPLE
     sample = random.Random(20261204).sample(rows, _SAMPLE)
     mismatches = []
-    for (attempt_id, provider, model, started_at, tier, is_batch, uncached, cache_read,
-         cache_write, cache_write_1h, output, reasoning, sql_cost) in sample:
+    for (
+        attempt_id,
+        provider,
+        model,
+        started_at,
+        tier,
+        is_batch,
+        uncached,
+        cache_read,
+        cache_write,
+        cache_write_1h,
+        output,
+        reasoning,
+        sql_cost,
+    ) in sample:
         context = {"processing": "batch"} if is_batch else {}
         if tier and tier != "default":
             context["service_tier"] = tier
