@@ -208,3 +208,41 @@ def test_no_money_column_in_the_warehouse_is_a_float(pipeline_run: PipelineRun) 
     assert len(money) > 20
     floats = [row for row in money if not row[3].upper().startswith("DECIMAL")]
     assert floats == []
+
+
+def test_reloading_the_generated_landing_directory_changes_nothing(
+    pipeline_run: PipelineRun, tmp_path
+) -> None:
+    import shutil
+
+    from orchestration.lib import loader
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(pipeline_run.warehouse, copy)
+    con = loader.connect(copy)
+    try:
+        tables = [
+            f"{schema}.{name}"
+            for schema, name in con.execute(
+                """
+                select table_schema, table_name from information_schema.tables
+                where table_schema in ('raw', 'audit') and table_type = 'BASE TABLE'
+                order by all
+                """
+            ).fetchall()
+        ]
+        assert len(tables) == 11
+
+        def fingerprint() -> dict[str, tuple]:
+            return {
+                t: con.execute(f"select count(*), sum(hash(x)) from {t} as x").fetchone()
+                for t in tables
+            }
+
+        before = fingerprint()
+        reports = loader.load_all(con, pipeline_run.landing)
+        after = fingerprint()
+    finally:
+        con.close()
+    assert after == before
+    assert all(f.status == "unchanged" for r in reports.values() for f in r.files)
