@@ -46,7 +46,9 @@ joined as (
         provider_records.reasoning_tokens as provider_reasoning_tokens,
         provider_records.input_audio_tokens as provider_input_audio_tokens,
         provider_records.output_audio_tokens as provider_output_audio_tokens,
-        provider_records.service_tier as provider_service_tier
+        provider_records.service_tier as provider_service_tier,
+        provider_records.provider_key_id as provider_record_key_id,
+        provider_records.provider_project_id as provider_record_project_id
     from attempts
     left join provider_records
         on attempts.provider_response_id = provider_records.provider_response_id

@@ -65,7 +65,7 @@ span_attempts as (
         ) as attempt_number,
         coalesce(spans.routing_decision, 'primary') as routing_decision,
         spans.routing_reason,
-        coalesce(spans.service_tier, 'default') as service_tier,
+        {{ normalize_service_tier('spans.service_tier') }} as service_tier,
         spans.is_batch,
         spans.is_stream,
         spans.is_usage_estimated,

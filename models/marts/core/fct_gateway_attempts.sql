@@ -21,9 +21,13 @@ final as (
         attempts.gateway_request_id,
         attempts.trace_id,
         attempts.provider_response_id,
-        attempts.provider_key_id,
-        attempts.provider_project_id,
+        -- LiteLLM attempts carry no key or project: the provider's record has them
+        coalesce(attempts.provider_key_id, attempts.provider_record_key_id) as provider_key_id,
+        coalesce(
+            attempts.provider_project_id, attempts.provider_record_project_id
+        ) as provider_project_id,
         requests.tenant_id,
+        requests.workload,
 
         -- dimensions
         attempts.gateway,
@@ -33,6 +37,10 @@ final as (
         attempts.routing_reason,
         attempts.routing_decision like 'retry%' as is_retry,
         attempts.routing_decision like 'fallback%' as is_fallback,
+        row_number() over (
+            partition by attempts.request_id
+            order by attempts.started_at desc, attempts.attempt_number desc
+        ) = 1 as is_final_attempt,
         attempts.provider_name,
         attempts.provider_id,
         attempts.request_model as requested_model,

@@ -26,7 +26,8 @@ renamed as (
 
         -- timestamps
         {{ to_utc('usage_start_date') }} as period_started_at,
-        {{ to_utc('usage_end_date') }} as period_ended_at,
+        -- invoice CSVs give the last day of usage (inclusive): the period ends a day later
+        {{ dbt.dateadd('day', 1, to_utc('usage_end_date')) }} as period_ended_at,
 
         -- lineage
         _source_file as source_file,

@@ -21,7 +21,7 @@ renamed as (
         -- dimensions
         lower(provider) as provider_name,
         model as response_model,
-        coalesce(service_tier, 'default') as service_tier,
+        {{ normalize_service_tier('service_tier') }} as service_tier,
         coalesce(batch, false) as is_batch,
 
         -- numerics

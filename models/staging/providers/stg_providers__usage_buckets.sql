@@ -19,7 +19,7 @@ renamed as (
         provider as provider_name,
         model as response_model,
         coalesce(batch, false) as is_batch,
-        coalesce(service_tier, 'default') as service_tier,
+        {{ normalize_service_tier('service_tier') }} as service_tier,
         context_window,
 
         -- numerics
