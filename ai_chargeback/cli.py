@@ -95,7 +95,7 @@ def run() -> None:
 
 
 def _print_summary(summary: Summary) -> None:
-    spend = Table(title="Spend by tenant (effective cost, after contract discounts)")
+    spend = Table(title="Spend by tenant (attributed effective cost, after contract discounts)")
     spend.add_column("tenant")
     spend.add_column("requests", justify="right")
     spend.add_column("effective cost", justify="right")
@@ -105,6 +105,29 @@ def _print_summary(summary: Summary) -> None:
     total = sum((row[2] for row in summary.spend_by_tenant if row[2] is not None), Decimal(0))
     spend.add_row("total", f"{summary.requests_total:,}", _usd(total), "", style="bold")
     console.print(spend)
+
+    if summary.reconciliation:
+        invoices = Table(title="Invoice reconciliation (the invoice is the truth of the total)")
+        invoices.add_column("provider")
+        invoices.add_column("month")
+        invoices.add_column("invoice", justify="right")
+        invoices.add_column("attributed", justify="right")
+        invoices.add_column("remainder allocated", justify="right")
+        invoices.add_column("unpriced attempts", justify="right")
+        for provider, month, invoice, attributed, allocated, unpriced in summary.reconciliation:
+            invoices.add_row(
+                provider,
+                month,
+                "no invoice yet" if invoice is None else _usd(invoice),
+                _usd(attributed),
+                _usd(allocated),
+                f"{unpriced:,}",
+            )
+        console.print(invoices)
+        console.print(
+            f"usage report rows that disagree with the warehouse: {summary.usage_mismatches:,}"
+            " (marts.mart_usage_reconciliation)"
+        )
 
     loaded = Table(title="Loaded and quarantined records by source")
     loaded.add_column("source")

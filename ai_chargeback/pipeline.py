@@ -72,6 +72,8 @@ class Summary:
     quarantine_by_source: list[tuple[str, str, int]]
     loaded_by_source: list[tuple[str, int, int, int]]
     spend_available: bool
+    reconciliation: list[tuple[str, str, Decimal | None, Decimal, Decimal, int]]
+    usage_mismatches: int
 
 
 def _has_relation(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
@@ -120,6 +122,27 @@ def summarise(database: Path | None = None) -> Summary:
                 from staging.stg_app__requests group by 1 order by 2 desc
                 """
             ).fetchall()
+        reconciliation: list[tuple] = []
+        usage_mismatches = 0
+        if _has_relation(con, "marts", "mart_invoice_reconciliation"):
+            reconciliation = con.execute(
+                """
+                select
+                    provider_id,
+                    strftime(billing_month, '%Y-%m') as month,
+                    sum(invoice_amount_usd),
+                    sum(attributed_effective_cost_usd),
+                    sum(allocated_remainder_usd),
+                    sum(unpriced_attempt_count)
+                from marts.mart_invoice_reconciliation
+                group by all
+                order by 1, 2
+                """
+            ).fetchall()
+            usage_mismatches = con.execute(
+                "select count(*) from marts.mart_usage_reconciliation "
+                "where reconciliation_status not in ('match', 'awaiting_provider_report')"
+            ).fetchone()[0]
         total = sum(int(row[1]) for row in spend)
     finally:
         con.close()
@@ -129,4 +152,6 @@ def summarise(database: Path | None = None) -> Summary:
         quarantine_by_source=[(r[0], r[1], int(r[2])) for r in quarantine],
         loaded_by_source=[(r[0], int(r[1]), int(r[2]), int(r[3])) for r in loaded],
         spend_available=spend_available,
+        reconciliation=[(r[0], r[1], r[2], r[3], r[4], int(r[5])) for r in reconciliation],
+        usage_mismatches=int(usage_mismatches),
     )

@@ -246,3 +246,27 @@ def test_reloading_the_generated_landing_directory_changes_nothing(
         con.close()
     assert after == before
     assert all(f.status == "unchanged" for r in reports.values() for f in r.files)
+
+
+def test_message_contents_never_reach_the_warehouse(pipeline_run: PipelineRun) -> None:
+    canary = json.loads((pipeline_run.truth / "summary.json").read_text())["content_canary"]
+    assert canary
+    with pipeline_run.connect() as con:
+        text_columns = con.execute(
+            """
+            select table_schema, table_name, column_name
+            from information_schema.columns
+            where table_schema in ('raw', 'audit', 'staging', 'marts')
+                and (data_type = 'VARCHAR' or data_type = 'JSON')
+            """
+        ).fetchall()
+        hits = [
+            (schema, table, column)
+            for schema, table, column in text_columns
+            if con.execute(
+                f'select count(*) from {schema}.{table} where "{column}"::varchar like ?',
+                [f"%{canary}%"],
+            ).fetchone()[0]
+        ]
+    assert len(text_columns) > 50
+    assert hits == []
