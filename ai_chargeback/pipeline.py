@@ -6,13 +6,15 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
-from orchestration.lib.paths import PROJECT_ROOT, warehouse_path
+from orchestration.lib import landing
+from orchestration.lib.paths import PROJECT_ROOT, landing_path, warehouse_path
 
 JOB_NAME = "ai_chargeback_all"
 
@@ -49,17 +51,55 @@ def instance() -> dg.DagsterInstance:
 
 
 def run_all(
-    *, dagster_instance: dg.DagsterInstance | None = None, log_level: str = "WARNING"
+    *,
+    dagster_instance: dg.DagsterInstance | None = None,
+    log_level: str = "WARNING",
+    first_day: date | None = None,
+    last_day: date | None = None,
+    full_refresh: bool = True,
 ) -> dg.ExecuteInProcessResult:
-    """Materialise every asset (loaders, dbt models and tests) in one Dagster run."""
+    """Materialise every asset in one Dagster run over a range of daily partitions.
+
+    By default the range is every landing date and dbt rebuilds everything (a full refresh);
+    a daily run is `first_day == last_day` without a full refresh.
+    """
     prepare_dbt_manifest()
     from orchestration.definitions import defs  # needs the manifest parsed above
 
+    if first_day is None or last_day is None:
+        dates = landing.landing_dates(landing_path())
+        if not dates:
+            raise FileNotFoundError(
+                f"no landing files under {landing_path()} (run `ai-chargeback generate`)"
+            )
+        first_day = first_day or dates[0]
+        last_day = last_day or dates[-1]
     job = defs.resolve_job_def(JOB_NAME)
+    run_config = {
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+        "ops": {"ai_chargeback_dbt_assets": {"config": {"full_refresh": full_refresh}}},
+    }
     return job.execute_in_process(
         instance=dagster_instance or instance(),
         raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        run_config=run_config,
+        tags={
+            "dagster/asset_partition_range_start": first_day.isoformat(),
+            "dagster/asset_partition_range_end": last_day.isoformat(),
+        },
+    )
+
+
+def run_day(
+    day: date, *, dagster_instance: dg.DagsterInstance | None = None, log_level: str = "WARNING"
+) -> dg.ExecuteInProcessResult:
+    """The scheduled daily run: load `day`'s files, rebuild its window incrementally."""
+    return run_all(
+        dagster_instance=dagster_instance,
+        log_level=log_level,
+        first_day=day,
+        last_day=day,
+        full_refresh=False,
     )
 
 

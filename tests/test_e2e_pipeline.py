@@ -175,7 +175,7 @@ def test_no_request_is_lost_between_staging_and_marts(pipeline_run: PipelineRun)
             """
             select
                 (select count(distinct app_request_id) from staging.stg_app__requests),
-                (select count(distinct request_id) from intermediate.int_attempts__unioned
+                (select count(distinct request_id) from marts.fct_gateway_attempts
                  where request_id not in (select app_request_id from staging.stg_app__requests)),
                 (select count(*) from marts.fct_ai_requests)
             """

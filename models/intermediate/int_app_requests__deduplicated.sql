@@ -5,6 +5,7 @@ with
 app_requests as (
 
     select * from {{ ref('stg_app__requests') }}
+    where {{ run_window('requested_at', margin_days=1) }}
 
 ),
 

@@ -11,6 +11,7 @@ attempts as (
 response_usage as (
 
     select * from {{ ref('stg_providers__response_usage') }}
+    where {{ run_window('created_at', margin_days=1) }}
 
 ),
 

@@ -6,12 +6,14 @@ with
 spans as (
 
     select * from {{ ref('stg_gateway__spans') }}
+    where {{ run_window('started_at', margin_days=1) }}
 
 ),
 
 spend_logs as (
 
     select * from {{ ref('stg_gateway__spend_logs') }}
+    where {{ run_window('started_at', margin_days=1) }}
 
 ),
 

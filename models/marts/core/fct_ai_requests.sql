@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_run_window('request_date') }}",
+        on_schema_change='fail'
+    )
+}}
+
+-- Day-partitioned: a daily run rebuilds the requests of its window (see run_window).
 with
 
 requests as (
@@ -92,3 +102,4 @@ final as (
 )
 
 select * from final
+where {{ run_window('request_date') }}

@@ -1,3 +1,13 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_run_window('attempt_date') }}",
+        on_schema_change='fail'
+    )
+}}
+
+-- Day-partitioned: a daily run rebuilds the attempts started in its window (see run_window).
 with
 
 attempts as (
@@ -8,7 +18,8 @@ attempts as (
 
 requests as (
 
-    select * from {{ ref('int_requests__attributed') }}
+    -- the request facts of this run are built first; older requests are already there
+    select * from {{ ref('fct_ai_requests') }}
 
 ),
 
@@ -117,3 +128,4 @@ final as (
 )
 
 select * from final
+where {{ run_window('attempt_date') }}

@@ -1,11 +1,21 @@
 -- Grain: tenant x day x provider x model x workload, from the attempts (the day an attempt
 -- started is the day the provider bills it). Retry waste is the effective cost of attempts
 -- before a request's final one; the fallback premium is counted on the final attempt.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_run_window('usage_date') }}",
+        on_schema_change='fail'
+    )
+}}
+
 with
 
 attempts as (
 
     select * from {{ ref('fct_gateway_attempts') }}
+    where {{ run_window('attempt_date') }}
 
 ),
 

@@ -1,7 +1,12 @@
-"""Raw loader assets: one per landing source, each loading new or changed files in bulk."""
+"""Raw loader assets: one per landing source, each loading its new or changed files in bulk.
+
+Partitioned by landing date: a daily run loads that day's folder only; a range backfill (one
+run, BackfillPolicy.single_run) loads every date of the range.
+"""
 
 import dagster as dg
 
+from orchestration.defs.partitions import daily_partitions, landing_dates_of
 from orchestration.defs.resources import WarehouseResource
 from orchestration.lib import loader
 from orchestration.lib.sources import SOURCES, SourceSpec
@@ -21,19 +26,20 @@ def _build_loader_asset(spec: SourceSpec) -> dg.AssetsDefinition:
         kinds={"python", "duckdb"},
         description=spec.description,
         metadata={"landing_folder": spec.folder, "format": spec.format},
+        partitions_def=daily_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
     )
     def _load(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        """Load the source's landing files into raw, quarantining bad records."""
+        """Load the source's landing files of the run's dates, quarantining bad records."""
+        dates = landing_dates_of(context)
         with warehouse.connect() as con:
-            report = loader.load_source(con, spec, warehouse.landing_root)
-            totals = con.execute(
-                f"select count(*) from raw.{spec.table}"  # table name comes from the spec
-            ).fetchone()
-            quarantined_total = con.execute(
+            report = loader.load_source(con, spec, warehouse.landing_root, dates=dates)
+            table_rows = con.execute(f"select count(*) from raw.{spec.table}").fetchone()[0]
+            quarantine_rows = con.execute(
                 "select count(*) from audit.quarantine where source = ?", [spec.name]
-            ).fetchone()
+            ).fetchone()[0]
         for file in report.files:
             if file.rows_quarantined:
                 context.log.warning(
@@ -45,8 +51,8 @@ def _build_loader_asset(spec: SourceSpec) -> dg.AssetsDefinition:
                 "files_unchanged": report.files_unchanged,
                 "rows_loaded": report.rows_loaded,
                 "rows_quarantined": report.rows_quarantined,
-                "table_rows": int(totals[0]),
-                "quarantine_rows": int(quarantined_total[0]),
+                "table_rows": int(table_rows),
+                "quarantine_rows": int(quarantine_rows),
             }
         )
 
