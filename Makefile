@@ -15,7 +15,7 @@ DEMO_REQUESTS_PER_DAY ?= 1500
 DEMO_SEED ?= 42
 DEMO_START ?= 2026-11-01
 
-.PHONY: demo test install lint parse clean
+.PHONY: demo test install lint parse clean docs ui
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,20 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/dbt parse --quiet
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# dbt docs (target/index.html) and Great Expectations Data Docs (docs/data_docs/index.html)
+# for the warehouse that `make demo` built
+docs: $(STAMP)
+	$(BIN)/dbt docs generate --quiet
+	$(BIN)/python -m expectations.runner --warehouse $(AI_CHARGEBACK_DUCKDB) --docs docs/data_docs
+	@echo "dbt docs:  $(CURDIR)/target/index.html (or: $(BIN)/dbt docs serve)"
+	@echo "Data Docs: $(CURDIR)/docs/data_docs/index.html"
+
+# the Dagster UI: asset graph, checks, partitions, the daily schedule and the landing sensor
+ui: $(STAMP)
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dbt parse --quiet
+	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

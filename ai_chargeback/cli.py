@@ -73,14 +73,25 @@ def _usd(amount: Decimal | None) -> str:
 
 
 @app.command()
-def run() -> None:
+def run(
+    day: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Run one daily partition (incremental) instead of every landing date.",
+        ),
+    ] = None,
+) -> None:
     """Materialise every asset through Dagster (loaders, dbt, checks) and print a summary."""
     from ai_chargeback import pipeline
     from orchestration.lib.paths import landing_path, warehouse_path
 
     console.print(f"landing: {landing_path()}\nwarehouse: {warehouse_path()}")
     began = time.perf_counter()
-    result = pipeline.run_all()
+    if day is None:
+        result = pipeline.run_all()
+    else:
+        result = pipeline.run_day(date(day.year, day.month, day.day))
     elapsed = time.perf_counter() - began
     if not result.success:
         for event in result.all_events:
@@ -145,3 +156,167 @@ def _print_summary(summary: Summary) -> None:
     for source, reason, count in summary.quarantine_by_source:
         reasons.add_row(source, reason, f"{count:,}")
     console.print(reasons)
+
+
+def _report_console() -> Console:
+    """A console for reports: the terminal's width, or 120 columns when piped or captured."""
+    probe = Console()
+    return Console(width=None if probe.is_terminal else 120)
+
+
+@app.command()
+def explain(
+    identifier: Annotated[
+        str,
+        typer.Argument(
+            help="App request id, gateway trace id (trace:<id> or the 32-hex id), "
+            "provider response id or attempt id."
+        ),
+    ],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print JSON (money as decimal strings).")
+    ] = False,
+) -> None:
+    """The evidence trail of one request: attempts, tokens, authority, price, statement line."""
+    from ai_chargeback import explain as evidence
+    from ai_chargeback.warehouse import WarehouseError
+
+    errors = Console(stderr=True)
+    try:
+        explanation = evidence.explain(identifier)
+    except evidence.UnknownIdError as error:
+        errors.print(f"[red]unknown id:[/red] {error}")
+        raise typer.Exit(code=1) from error
+    except WarehouseError as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
+    if json_output:
+        typer.echo(evidence.to_json(explanation))
+    else:
+        evidence.render(explanation, _report_console())
+
+
+def _month_option(value: str) -> date:
+    from ai_chargeback.warehouse import parse_month
+
+    try:
+        return parse_month(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+
+
+@app.command()
+def statement(
+    month: Annotated[str, typer.Option(help="Billing month, YYYY-MM.")],
+    tenant: Annotated[str | None, typer.Option(help="Tenant id.")] = None,
+    all_tenants: Annotated[
+        bool, typer.Option("--all", help="One statement per tenant of the month.")
+    ] = False,
+    out: Annotated[Path, typer.Option(help="Directory to write the HTML to.")] = Path(
+        "statements"
+    ),
+) -> None:
+    """Self-contained HTML statements (inline CSS and SVG charts) per tenant and month."""
+    from ai_chargeback import statement as statements
+    from ai_chargeback.warehouse import WarehouseError
+
+    errors = Console(stderr=True)
+    billing_month = _month_option(month)
+    if (tenant is None) == (not all_tenants):
+        errors.print("[red]give either --tenant T or --all[/red]")
+        raise typer.Exit(code=2)
+    try:
+        written = statements.write_statements(
+            month=billing_month, out=out, tenant_ids=None if all_tenants else [tenant]
+        )
+    except (statements.NoStatementError, WarehouseError) as error:
+        errors.print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
+    if not written:
+        errors.print(f"[red]no statement lines in {month}[/red]")
+        raise typer.Exit(code=1)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+export_app = typer.Typer(no_args_is_help=True, help="Exports of the chargeback.")
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("focus")
+def export_focus(
+    month: Annotated[str, typer.Option(help="Billing month, YYYY-MM.")],
+    out: Annotated[Path, typer.Option(help="Directory to write the files to.")] = Path(
+        "exports"
+    ),
+) -> None:
+    """The month's chargeback in FinOps FOCUS 1.2 columns, as CSV and Parquet."""
+    from ai_chargeback import focus
+    from ai_chargeback.warehouse import WarehouseError, decimal_text
+
+    billing_month = _month_option(month)
+    try:
+        written = focus.export_month(billing_month, out=out)
+        invoiced = focus.invoiced_total(billing_month)
+    except WarehouseError as error:
+        Console(stderr=True).print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
+    console.print(f"wrote {written.parquet_path}\nwrote {written.csv_path}")
+    console.print(
+        f"{written.rows:,} charge rows ({written.corrections:,} corrections), BilledCost "
+        f"{decimal_text(written.billed_cost)} USD; invoices of {month}: "
+        f"{decimal_text(invoiced['invoiced'])} USD (+ "
+        f"{decimal_text(invoiced['awaiting_invoice'])} USD attributed, awaiting an invoice)"
+    )
+
+
+@app.command()
+def close(
+    month: Annotated[str, typer.Option(help="Billing month to close, YYYY-MM.")],
+    refresh: Annotated[
+        bool, typer.Option(help="Rebuild the statement models (dbt) after the close.")
+    ] = True,
+) -> None:
+    """Freeze a month's statement lines; later data becomes adjustments in the next open month."""
+    from ai_chargeback.close import PeriodCloseError, close_month
+    from ai_chargeback.warehouse import WarehouseError, decimal_text
+
+    billing_month = _month_option(month)
+    try:
+        event = close_month(billing_month, refresh=refresh)
+    except (PeriodCloseError, WarehouseError) as error:
+        Console(stderr=True).print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
+    console.print(
+        f"closed {month} as {event.close_id} at {event.acted_at:%Y-%m-%d %H:%M:%S} UTC by "
+        f"{event.acted_by}: {event.line_count:,} statement lines, "
+        f"{decimal_text(event.amount_exact_usd)} USD ({_usd(event.amount_usd)})"
+    )
+    if not event.refreshed:
+        console.print("[yellow]statement models not rebuilt: run `ai-chargeback run`[/yellow]")
+
+
+@app.command()
+def reopen(
+    month: Annotated[str, typer.Option(help="Closed billing month to reopen, YYYY-MM.")],
+    reason: Annotated[str, typer.Option(help="Why the month is reopened (logged).")],
+    refresh: Annotated[
+        bool, typer.Option(help="Rebuild the statement models (dbt) after the reopen.")
+    ] = True,
+) -> None:
+    """Reopen a closed month, explicitly and with a logged reason."""
+    from ai_chargeback.close import PeriodCloseError, reopen_month
+    from ai_chargeback.warehouse import WarehouseError
+
+    billing_month = _month_option(month)
+    try:
+        event = reopen_month(billing_month, reason=reason, refresh=refresh)
+    except (PeriodCloseError, WarehouseError) as error:
+        Console(stderr=True).print(f"[red]{error}[/red]")
+        raise typer.Exit(code=1) from error
+    console.print(
+        f"reopened {month} (was {event.close_id}) at {event.acted_at:%Y-%m-%d %H:%M:%S} UTC by "
+        f"{event.acted_by}: {event.reason}"
+    )
+    if not event.refreshed:
+        console.print("[yellow]statement models not rebuilt: run `ai-chargeback run`[/yellow]")
