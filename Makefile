@@ -15,7 +15,7 @@ DEMO_REQUESTS_PER_DAY ?= 1500
 DEMO_SEED ?= 42
 DEMO_START ?= 2026-11-01
 
-.PHONY: demo test install lint parse clean docs ui
+.PHONY: demo test install lint parse clean docs ui system-deps postgres postgres-stop bench
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,10 +36,22 @@ demo: $(STAMP)
 		--start $(DEMO_START) --out $(AI_CHARGEBACK_LANDING)
 	$(BIN)/ai-chargeback run
 
-test: $(STAMP)
+# System packages the tests use: headless Chromium (statement screenshots). PostgreSQL is
+# installed and started by the Postgres tests themselves (scripts/postgres.sh).
+system-deps:
+	scripts/install_system_deps.sh
+
+test: $(STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/dbt parse --quiet
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# A local PostgreSQL (own cluster in .postgres/, 127.0.0.1:$${AI_CHARGEBACK_PG_PORT:-55432})
+postgres:
+	scripts/postgres.sh start
+
+postgres-stop:
+	scripts/postgres.sh stop
 
 # dbt docs (target/index.html) and Great Expectations Data Docs (docs/data_docs/index.html)
 # for the warehouse that `make demo` built

@@ -212,9 +212,7 @@ def statement(
     all_tenants: Annotated[
         bool, typer.Option("--all", help="One statement per tenant of the month.")
     ] = False,
-    out: Annotated[Path, typer.Option(help="Directory to write the HTML to.")] = Path(
-        "statements"
-    ),
+    out: Annotated[Path, typer.Option(help="Directory to write the HTML to.")] = Path("statements"),
 ) -> None:
     """Self-contained HTML statements (inline CSS and SVG charts) per tenant and month."""
     from ai_chargeback import statement as statements
@@ -246,9 +244,7 @@ app.add_typer(export_app, name="export")
 @export_app.command("focus")
 def export_focus(
     month: Annotated[str, typer.Option(help="Billing month, YYYY-MM.")],
-    out: Annotated[Path, typer.Option(help="Directory to write the files to.")] = Path(
-        "exports"
-    ),
+    out: Annotated[Path, typer.Option(help="Directory to write the files to.")] = Path("exports"),
 ) -> None:
     """The month's chargeback in FinOps FOCUS 1.2 columns, as CSV and Parquet."""
     from ai_chargeback import focus

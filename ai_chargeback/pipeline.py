@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -14,7 +16,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.lib import landing
-from orchestration.lib.paths import PROJECT_ROOT, landing_path, warehouse_path
+from orchestration.lib.paths import PROJECT_ROOT, landing_path, warehouse_path, warehouse_target
 
 JOB_NAME = "ai_chargeback_all"
 
@@ -116,33 +118,49 @@ class Summary:
     usage_mismatches: int
 
 
-def _has_relation(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
-    found = con.execute(
+def _has_relation(query: Callable[[str, list], list[tuple]], schema: str, name: str) -> bool:
+    found = query(
         "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
         [schema, name],
-    ).fetchone()
-    return bool(found and found[0])
+    )
+    return bool(found and found[0][0])
+
+
+@contextmanager
+def _warehouse_query(database: Path | None) -> Iterator[Callable[[str, list], list[tuple]]]:
+    """A read-only query function on the warehouse of the target (DuckDB file or Postgres);
+    the SQL below is written for both (``?`` placeholders)."""
+    if database is None and warehouse_target() == "postgres":
+        from orchestration.lib import postgres
+
+        with postgres.connection() as pg:
+            yield lambda sql, params=(): pg.execute(sql.replace("?", "%s"), params).fetchall()
+        return
+    con = duckdb.connect(str(database or warehouse_path()), read_only=True)
+    try:
+        yield lambda sql, params=(): con.execute(sql, params).fetchall()
+    finally:
+        con.close()
 
 
 def summarise(database: Path | None = None) -> Summary:
     """Read the summary from the warehouse (read-only)."""
-    con = duckdb.connect(str(database or warehouse_path()), read_only=True)
-    try:
-        loaded = con.execute(
+    with _warehouse_query(database) as query:
+        loaded = query(
             """
             select source, count(*) as files, sum(rows_loaded), sum(rows_quarantined)
             from audit.load_manifest group by source order by source
             """
-        ).fetchall()
-        quarantine = con.execute(
+        )
+        quarantine = query(
             """
             select source, trim(regexp_replace(reason, '[:(].*$', '')) as reason_kind, count(*)
-            from audit.quarantine group by all order by source, 3 desc
+            from audit.quarantine group by 1, 2 order by 1, 3 desc, 2
             """
-        ).fetchall()
-        spend_available = _has_relation(con, "marts", "fct_ai_requests")
+        )
+        spend_available = _has_relation(query, "marts", "fct_ai_requests")
         if spend_available:
-            spend = con.execute(
+            spend = query(
                 """
                 select
                     tenant_id,
@@ -153,39 +171,40 @@ def summarise(database: Path | None = None) -> Summary:
                 group by tenant_id
                 order by effective_cost_usd desc nulls last
                 """
-            ).fetchall()
+            )
         else:
-            spend = con.execute(
+            spend = query(
                 """
                 select coalesce(tenant_id, 'unattributed'), count(distinct app_request_id),
-                    null::decimal(38, 12), 0
+                    cast(null as decimal(38, 12)), 0
                 from staging.stg_app__requests group by 1 order by 2 desc
                 """
-            ).fetchall()
+            )
         reconciliation: list[tuple] = []
         usage_mismatches = 0
-        if _has_relation(con, "marts", "mart_invoice_reconciliation"):
-            reconciliation = con.execute(
-                """
-                select
-                    provider_id,
-                    strftime(billing_month, '%Y-%m') as month,
-                    sum(invoice_amount_usd),
-                    sum(attributed_effective_cost_usd),
-                    sum(allocated_remainder_usd),
-                    sum(unpriced_attempt_count)
-                from marts.mart_invoice_reconciliation
-                group by all
-                order by 1, 2
-                """
-            ).fetchall()
-            usage_mismatches = con.execute(
+        if _has_relation(query, "marts", "mart_invoice_reconciliation"):
+            reconciliation = [
+                (provider, month.strftime("%Y-%m"), *sums)
+                for provider, month, *sums in query(
+                    """
+                    select
+                        provider_id,
+                        billing_month,
+                        sum(invoice_amount_usd),
+                        sum(attributed_effective_cost_usd),
+                        sum(allocated_remainder_usd),
+                        sum(unpriced_attempt_count)
+                    from marts.mart_invoice_reconciliation
+                    group by 1, 2
+                    order by 1, 2
+                    """
+                )
+            ]
+            usage_mismatches = query(
                 "select count(*) from marts.mart_usage_reconciliation "
                 "where reconciliation_status not in ('match', 'awaiting_provider_report')"
-            ).fetchone()[0]
+            )[0][0]
         total = sum(int(row[1]) for row in spend)
-    finally:
-        con.close()
     return Summary(
         spend_by_tenant=[(r[0], int(r[1]), r[2], int(r[3])) for r in spend],
         requests_total=total,

@@ -318,7 +318,7 @@ final as (
         months.month_unpriced_request_count,
         case
             when requests.request_id = months.representative_request_id
-                then cast(months.month_unpriced_request_count as double)
+                then cast(months.month_unpriced_request_count as double precision)
                 / months.month_request_count
         end as month_unpriced_request_share
 
@@ -458,7 +458,7 @@ final as (
         provider_months.provider_month_disagreement_count,
         case
             when disagreements.attempt_id = provider_months.representative_attempt_id
-                then cast(provider_months.provider_month_disagreement_count as double)
+                then cast(provider_months.provider_month_disagreement_count as double precision)
                 / provider_months.provider_month_attempt_count
         end as provider_month_disagreement_rate
 

@@ -58,24 +58,31 @@ joined as (
 
 ),
 
-rule_candidates as (
+ordered_rules as (
+
+    -- the order rules are tried in, as one number: the first match is a min(),
+    -- an aggregate (a window by attempt took 15 s of 43 s at 1M attempts)
+    select
+        *,
+        row_number() over (order by priority, rule_id) as rule_order
+    from rules
+
+),
+
+first_rules as (
 
     select
         joined.attempt_id,
-        rules.rule_id,
-        rules.rule_version,
-        rules.authoritative_source,
-        rules.tolerance_pct,
-        rules.rationale,
-        row_number() over (
-            partition by joined.attempt_id order by rules.priority, rules.rule_id
-        ) as rule_rank
+        min(ordered_rules.rule_order) as rule_order
     from joined
-    inner join rules
-        on (rules.provider_id = '*' or rules.provider_id = joined.provider_id)
-        and joined.started_at >= rules.effective_from
-        and joined.started_at < rules.effective_to
-        and case rules.condition
+    inner join ordered_rules
+        on (
+            ordered_rules.provider_id = '*'
+            or ordered_rules.provider_id = joined.provider_id
+        )
+        and joined.started_at >= ordered_rules.effective_from
+        and joined.started_at < ordered_rules.effective_to
+        and case ordered_rules.condition
             when 'provider_record_present' then joined.has_provider_record
             when 'no_provider_record' then not joined.has_provider_record
             when 'gateway_estimated'
@@ -83,6 +90,22 @@ rule_candidates as (
             when 'always' then true
             else false
         end
+    group by joined.attempt_id
+
+),
+
+rule_candidates as (
+
+    select
+        first_rules.attempt_id,
+        ordered_rules.rule_id,
+        ordered_rules.rule_version,
+        ordered_rules.authoritative_source,
+        ordered_rules.tolerance_pct,
+        ordered_rules.rationale
+    from first_rules
+    inner join ordered_rules
+        on first_rules.rule_order = ordered_rules.rule_order
 
 ),
 
@@ -103,7 +126,6 @@ decided as (
     from joined
     left join rule_candidates
         on joined.attempt_id = rule_candidates.attempt_id
-        and rule_candidates.rule_rank = 1
 
 ),
 

@@ -90,8 +90,12 @@ refs as (
     select
         observed_models.*,
         2 as match_pass,
+        -- the date must end the name or be followed by a non-word character (a portable
+        -- spelling of a word boundary: Postgres reads \b as a backspace)
         regexp_replace(
-            model_ref, '-(\d{4})(\d{2})(\d{2})(\b|$)', '-\1-\2-\3\4'
+            model_ref,
+            '-(\d{4})(\d{2})(\d{2})([^0-9A-Za-z_]|$)',
+            '-\1-\2-\3\4'
         ) as candidate_ref
     from observed_models
 

@@ -45,7 +45,7 @@ ranked_attempts as (
 rolled_up as (
 
     select
-        request_id,
+        request_id as gateway_request_key,
         count(*) as attempt_count,
         count(distinct gateway_request_id) as gateway_request_count,
         sum(case when routing_decision like 'retry%' then 1 else 0 end) as retry_count,
@@ -130,17 +130,19 @@ gateway_requests as (
         final_attempts.expected_model_list_cost_usd
     from rolled_up
     inner join final_attempts
-        on rolled_up.request_id = final_attempts.request_id
+        on rolled_up.gateway_request_key = final_attempts.request_id
 
 ),
 
 requests as (
 
     select
-        coalesce(app_requests.app_request_id, gateway_requests.request_id) as request_id,
+        coalesce(
+            app_requests.app_request_id, gateway_requests.gateway_request_key
+        ) as request_id,
         app_requests.app_request_id,
         app_requests.app_request_id is not null as has_app_request,
-        gateway_requests.request_id is not null as has_gateway_traffic,
+        gateway_requests.gateway_request_key is not null as has_gateway_traffic,
         app_requests.tenant_id as app_tenant_id,
         {{ keyed_hash('app_requests.user_id') }} as user_hash,
         app_requests.workload,
@@ -154,27 +156,67 @@ requests as (
         gateway_requests.*
     from app_requests
     full outer join gateway_requests
-        on app_requests.app_request_id = gateway_requests.request_id
+        on app_requests.app_request_id = gateway_requests.gateway_request_key
+
+),
+
+key_matches as (
+
+    -- the key versions a request names (gateway key by id or hash, final
+    -- provider key by id) as equality joins: one OR join across them cannot be
+    -- hashed (5 s at 1M attempts). Only requests without the application
+    -- log's tenant are attributed by key.
+    select
+        requests.request_id,
+        requests.first_attempt_at,
+        api_keys.key_kind,
+        api_keys.tenant_id,
+        api_keys.valid_from,
+        api_keys.valid_to
+    from requests
+    inner join api_keys
+        on requests.gateway_key_id = api_keys.api_key_id
+    where requests.app_tenant_id is null
+    union all
+    select
+        requests.request_id,
+        requests.first_attempt_at,
+        api_keys.key_kind,
+        api_keys.tenant_id,
+        api_keys.valid_from,
+        api_keys.valid_to
+    from requests
+    inner join api_keys
+        on requests.gateway_key_id = api_keys.key_hash
+    where requests.app_tenant_id is null
+    union all
+    select
+        requests.request_id,
+        requests.first_attempt_at,
+        api_keys.key_kind,
+        api_keys.tenant_id,
+        api_keys.valid_from,
+        api_keys.valid_to
+    from requests
+    inner join api_keys
+        on requests.final_provider_key_id = api_keys.api_key_id
+    where requests.app_tenant_id is null
 
 ),
 
 key_tenants as (
 
+    -- a key version matched twice counts once: max() does not mind duplicates
     select
-        requests.request_id,
-        max(case when api_keys.key_kind = 'gateway' then api_keys.tenant_id end)
+        request_id,
+        max(case when key_kind = 'gateway' then tenant_id end)
             as gateway_key_tenant_id,
-        max(case when api_keys.key_kind = 'provider' then api_keys.tenant_id end)
+        max(case when key_kind = 'provider' then tenant_id end)
             as provider_key_tenant_id
-    from requests
-    inner join api_keys
-        on (
-            api_keys.api_key_id in (requests.gateway_key_id, requests.final_provider_key_id)
-            or api_keys.key_hash = requests.gateway_key_id
-        )
-        and requests.first_attempt_at >= api_keys.valid_from
-        and (api_keys.valid_to is null or requests.first_attempt_at < api_keys.valid_to)
-    group by requests.request_id
+    from key_matches
+    where first_attempt_at >= valid_from
+        and (valid_to is null or first_attempt_at < valid_to)
+    group by request_id
 
 ),
 

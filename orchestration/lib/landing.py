@@ -63,11 +63,16 @@ def discover(
                     LandingFile(
                         source=source,
                         path=path,
-                        relative_path=path.relative_to(landing_root).as_posix(),
+                        relative_path=_printable(path.relative_to(landing_root).as_posix()),
                         landing_date=landing_date,
                     )
                 )
     return files
+
+
+def _printable(name: str) -> str:
+    """A file name as text: bytes that are not UTF-8 (possible on Linux) become U+FFFD."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def landing_dates(landing_root: Path) -> list[date]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import csv
 import fnmatch
+import hashlib
 import io
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,8 +31,17 @@ from orchestration.lib.otlp import otlp_records_sql
 from orchestration.lib.sources import COLUMN_TYPES, SOURCES, Column, SourceSpec
 
 _RAW_SCHEMA = "raw"
+MEMORY_LIMIT_ENV = "AI_CHARGEBACK_DUCKDB_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "2GB"
 _AUDIT_SCHEMA = "audit"
 _MAX_RAW_TEXT = 20_000  # quarantine keeps the start of oversize records, not megabytes
+# Hostile-input limits (a record beyond them is quarantined, never loaded, never fatal):
+_MAX_RECORD_CHARS = 1 << 20  # one JSON line (OTLP export lines excepted) or CSV record
+_MAX_TEXT_CHARS = 65_536  # one text value (ids, names, messages)
+_MAX_COUNT = 10**15  # token and request counts: beyond any real response, far from overflow
+# OTLP start/end times: unix nanoseconds from 1970-01-01 up to 2200-01-01 (exclusive)
+_MAX_EPOCH_NANOS = 7_258_118_400_000_000_000
+_CSV_FIELD_LIMIT = 1 << 26  # parse oversize CSV fields, then quarantine their record
 _META_COLUMNS = (
     ("_source_file", "VARCHAR"),
     ("_line_number", "BIGINT"),
@@ -77,10 +88,17 @@ class LoadReport:
 
 
 def connect(database: str | Path) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse with the session settings every writer uses."""
+    """Open the warehouse with the session settings every writer uses.
+
+    DuckDB's default memory limit is 80 % of the machine; the warehouse's writers share
+    one ceiling instead ($AI_CHARGEBACK_DUCKDB_MEMORY_LIMIT, the same as dbt's profile), and
+    DuckDB spills to disk beyond it.
+    """
     Path(database).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(database))
     con.execute("set TimeZone = 'UTC'")
+    memory_limit = os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)
+    con.execute(f"set memory_limit = {_sql_str(memory_limit)}")
     return con
 
 
@@ -166,11 +184,32 @@ def load_source(
     ensure_raw_table(con, spec)
     report = LoadReport(spec.name)
     for landing_file in files_for(spec, landing_root, dates=dates):
+        if not _is_inside(landing_file.path, landing_root):
+            report.files.append(
+                _quarantine_whole_file(
+                    con,
+                    spec,
+                    landing_file,
+                    "file resolves outside the landing directory (symbolic link?): not read",
+                    sha256=_link_fingerprint(landing_file.path),
+                )
+            )
+            continue
         report.files.append(load_file(con, spec, landing_file))
     if spec.name == _primary_spec_of(spec.folder).name:
         for stray in unclaimed_files(spec.folder, landing_root, dates=dates):
             report.files.append(_quarantine_whole_file(con, spec, stray, "no loader for file name"))
     return report
+
+
+def _is_inside(path: Path, root: Path) -> bool:
+    """The file really lies under the landing root (a symbolic link may point anywhere)."""
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _link_fingerprint(path: Path) -> str:
+    """What identifies a file that is not read: where it points (its target is never opened)."""
+    return hashlib.sha256(os.fsencode(path.resolve())).hexdigest()
 
 
 def _primary_spec_of(folder: str) -> SourceSpec:
@@ -193,7 +232,8 @@ def load_file(
     loaded_at = datetime.now(UTC)
     con.begin()
     try:
-        _forget_file(con, spec, landing_file.relative_path)
+        if previous is not None:  # a new file has no rows yet: no scan of the raw table
+            _forget_file(con, spec, landing_file.relative_path)
         batch, shape = _extract(spec, landing_file, content.data)
         con.register("_batch", batch)
         try:
@@ -248,8 +288,10 @@ def _quarantine_whole_file(
     spec: SourceSpec,
     landing_file: landing.LandingFile,
     reason: str,
+    *,
+    sha256: str | None = None,
 ) -> FileReport:
-    sha256 = landing.sha256_of(landing_file.path)
+    sha256 = sha256 or landing.sha256_of(landing_file.path)
     previous = con.execute(
         f"select sha256 from {_AUDIT_SCHEMA}.load_manifest where source = ? and file_path = ?",
         [spec.name, landing_file.relative_path],
@@ -269,7 +311,7 @@ def _quarantine_whole_file(
             landing_file.relative_path,
             landing_file.landing_date,
             sha256,
-            landing_file.path.stat().st_size,
+            landing_file.path.lstat().st_size,
             landing.compression_of(landing_file.path),
             reason,
             loaded_at,
@@ -349,6 +391,13 @@ def _extract(
 ) -> tuple[pa.Table, str | None]:
     if spec.format in {"jsonl", "otlp_jsonl"}:
         numbers, texts, reasons = _decode_lines(data)
+        if spec.format == "jsonl":  # OTLP lines may carry big message attributes: never read
+            reasons = [
+                reason
+                if reason is not None or len(text) <= _MAX_RECORD_CHARS
+                else f"record is {len(text)} characters, over the limit of {_MAX_RECORD_CHARS}"
+                for text, reason in zip(texts, reasons, strict=True)
+            ]
         table = pa.table(
             {
                 "_line_number": pa.array(numbers, pa.int64()),
@@ -376,6 +425,8 @@ def _extract_csv(
     spec: SourceSpec, landing_file: landing.LandingFile, data: bytes
 ) -> tuple[pa.Table, str | None]:
     text = data.decode("utf-8", errors="replace")
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
     reader = csv.reader(io.StringIO(text, newline=""))
     columns = {c.name: [] for c in spec.columns}
     numbers: list[int] = []
@@ -397,7 +448,9 @@ def _extract_csv(
             numbers.append(start)
             raws.append(raw)
             reason = None
-            if len(row) != len(header):
+            if len(raw) > _MAX_RECORD_CHARS:
+                reason = f"record is {len(raw)} characters, over the limit of {_MAX_RECORD_CHARS}"
+            elif len(row) != len(header):
                 reason = f"expected {len(header)} fields, found {len(row)}"
             elif invalid_utf8 and "\ufffd" in raw:
                 reason = "invalid UTF-8"
@@ -486,6 +539,14 @@ def _extract_pages(
 
     try:
         page = json.loads(data.decode("utf-8"), parse_float=Decimal)
+    except RecursionError:
+        add(
+            None,
+            data[:_MAX_RAW_TEXT].decode("utf-8", "replace"),
+            "malformed JSON page: nested too deeply",
+            {},
+        )
+        page = None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         add(
             None,
@@ -509,11 +570,15 @@ def _extract_pages(
             start = _bucket_time(bucket.get("start_time", bucket.get("starting_at")))
             end = _bucket_time(bucket.get("end_time", bucket.get("ending_at")))
             for j, result in enumerate(bucket["results"]):
-                raw = json.dumps(result, default=_json_default, sort_keys=True)
+                try:
+                    raw = json.dumps(result, default=_json_default, sort_keys=True)
+                    flat = _flatten(result) if isinstance(result, dict) else {}
+                except RecursionError:
+                    add(f"data[{i}].results[{j}]", "", "result is nested too deeply", {})
+                    continue
                 if not isinstance(result, dict):
                     add(f"data[{i}].results[{j}]", raw, "result is not a JSON object", {})
                     continue
-                flat = _flatten(result)
                 seen_keys.update(flat)
                 values: dict[str, str | None] = {
                     "provider": _provider_of(landing_file),
@@ -596,7 +661,23 @@ def _typed_expression(column: Column) -> tuple[str, str]:
     text = f"nullif(trim(\"{column.name}\"), '')"
     label = _sql_str(column.name)
     if column.kind in {"text"}:
-        return text, "null"
+        # Postgres text cannot hold NUL; nothing real needs megabytes in one value
+        reason = (
+            f"case when strpos({text}, chr(0)) > 0 then {label} || ' contains a NUL character'"
+            f" when length({text}) > {_MAX_TEXT_CHARS} then {label} || ' is longer than "
+            f"{_MAX_TEXT_CHARS} characters' end"
+        )
+        return text, reason
+    if column.kind == "epoch_nanos":
+        value = f"try_cast({text} as bigint)"
+        reason = (
+            f"case when {text} is null then null"
+            f" when not regexp_full_match({text}, '[+-]?[0-9]+') then "
+            f"{label} || ' is not an integer: ' || left({text}, 40)"
+            f" when {value} is null or {value} < 0 or {value} >= {_MAX_EPOCH_NANOS} then "
+            f"{label} || ' is out of range (1970 to 2200): ' || left({text}, 40) end"
+        )
+        return value, reason
     if column.kind in {"count", "integer"}:
         value = f"try_cast({text} as bigint)"
         checks = [
@@ -606,6 +687,9 @@ def _typed_expression(column: Column) -> tuple[str, str]:
         ]
         if column.kind == "count":
             checks.append(f"when {value} < 0 then {label} || ' is negative: ' || {text}")
+            checks.append(
+                f"when {value} > {_MAX_COUNT} then {label} || ' is out of range: ' || {text}"
+            )
         return value, f"case when {text} is null then null {' '.join(checks)} end"
     if column.kind == "decimal":
         value = "try_cast(" + text + " as decimal(38, 12))"
@@ -633,7 +717,10 @@ def _typed_expression(column: Column) -> tuple[str, str]:
     if column.kind == "json":
         reason = (
             f"case when {text} is not null and not json_valid({text}) "
-            f"then {label} || ' is not valid JSON' end"
+            f"then {label} || ' is not valid JSON'"
+            f" when strpos({text}, '\\u0000') > 0 then {label} || ' contains a NUL character'"
+            f" when length({text}) > {_MAX_TEXT_CHARS} then {label} || ' is longer than "
+            f"{_MAX_TEXT_CHARS} characters' end"
         )
         return f"case when json_valid({text}) then {text}::json end", reason
     if column.kind == "double":
@@ -673,8 +760,8 @@ def _stage_typed(
             {", ".join(values)},
             _line_number,
             _record_path,
-            coalesce(_pre_reason, {reason_sql}) as _reason,
-            left(_raw_text, {_MAX_RAW_TEXT}) as _raw_text
+            replace(coalesce(_pre_reason, {reason_sql}), chr(0), '\ufffd') as _reason,
+            replace(left(_raw_text, {_MAX_RAW_TEXT}), chr(0), '\ufffd') as _raw_text
         from records
         """
     )

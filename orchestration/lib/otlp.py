@@ -70,8 +70,10 @@ def _value_text(value: str, kind: str) -> str:
     raise ValueError(f"unknown value kind {kind!r}")
 
 
-def _attribute(attributes: str, candidate: AttributeCandidate) -> str:
-    picked = f"list_filter({attributes}, lambda a: a.key = {_quote(candidate.attribute_key)})[1]"
+def _attribute(attributes: str, keys: str, candidate: AttributeCandidate) -> str:
+    """The first attribute with the candidate's key (``keys`` = the attributes' keys, in order:
+    one list_position per candidate instead of one list_filter, measured 15 % of the decode)."""
+    picked = f"{attributes}[list_position({keys}, {_quote(candidate.attribute_key)})]"
     return _value_text(f"{picked}.value", candidate.value_kind)
 
 
@@ -87,7 +89,7 @@ def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | No
     attribute_columns = []
     required_checks = []
     for column_name, group in by_column.items():
-        texts = [_attribute("span.attributes", c) for c in group]
+        texts = [_attribute("span.attributes", "attribute_keys", c) for c in group]
         expression = texts[0] if len(texts) == 1 else "coalesce(" + ", ".join(texts) + ")"
         attribute_columns.append(f'{expression} as "{column_name}"')
         required_on = {c.required_on for c in group} - {""}
@@ -133,12 +135,15 @@ def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | No
         from lines
     ),
     bad_lines as (
-        -- A line that cannot be decoded may carry message contents: keep only its start.
+        -- A line that cannot be decoded may carry message contents: keep only its start, and
+        -- of a span only what precedes its first attribute key (ids, name, kind, times).
         select
             _line_number,
             coalesce(_pre_reason, 'OTLP export line has no resourceSpans[].scopeSpans[].spans[]')
                 as _pre_reason,
-            left(_raw_text, {_BAD_LINE_KEPT_CHARS}) || ' ... (' || length(_raw_text)
+            regexp_replace(
+                left(_raw_text, {_BAD_LINE_KEPT_CHARS}), '("spans".*?)"key".*$', '\\1', 's'
+            ) || ' ... (' || length(_raw_text)
                 || ' characters; the rest is not stored)' as _raw_text
         from decoded
         where _pre_reason is not null
@@ -194,7 +199,8 @@ def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | No
                     end,
                     message := raw_span.status.message
                 )
-            ) as span
+            ) as span,
+            list_transform(raw_span.attributes, lambda a: a.key) as attribute_keys
         from unnested
     ),
     flattened as (

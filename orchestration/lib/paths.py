@@ -10,6 +10,8 @@ DUCKDB_ENV = "AI_CHARGEBACK_DUCKDB"
 LANDING_ENV = "AI_CHARGEBACK_LANDING"
 DEFAULT_DUCKDB = "warehouse/ai_chargeback.duckdb"
 DEFAULT_LANDING = "data/landing"
+TARGET_ENV = "AI_CHARGEBACK_TARGET"
+TARGETS = ("duckdb", "postgres")
 
 
 def _resolve(value: str) -> Path:
@@ -25,3 +27,12 @@ def warehouse_path() -> Path:
 def landing_path() -> Path:
     """The landing directory: $AI_CHARGEBACK_LANDING or data/landing."""
     return _resolve(os.environ.get(LANDING_ENV, DEFAULT_LANDING))
+
+
+def warehouse_target() -> str:
+    """The warehouse target: $AI_CHARGEBACK_TARGET (duckdb, the default, or postgres), the same
+    variable that picks the dbt output in profiles.yml."""
+    target = os.environ.get(TARGET_ENV, "duckdb")
+    if target not in TARGETS:
+        raise ValueError(f"{TARGET_ENV}={target!r} is not one of {', '.join(TARGETS)}")
+    return target

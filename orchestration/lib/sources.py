@@ -15,6 +15,7 @@ COLUMN_TYPES: dict[str, str] = {
     "text": "VARCHAR",
     "count": "BIGINT",  # a non-negative integer (token and request counts)
     "integer": "BIGINT",
+    "epoch_nanos": "BIGINT",  # unix nanoseconds (OTLP times), 1970 to 2200
     "decimal": "DECIMAL(38, 12)",  # money: parsed from the source's own text, never via float
     "timestamp": "TIMESTAMPTZ",
     "bool": "BOOLEAN",
@@ -131,8 +132,8 @@ _SPAN_COLUMNS = (
     Column("parent_span_id", "text", "parentSpanId"),
     Column("span_name", "text", "name"),
     Column("span_kind", "integer", "kind", required=True),
-    Column("start_time_unix_nano", "integer", "startTimeUnixNano", required=True),
-    Column("end_time_unix_nano", "integer", "endTimeUnixNano"),
+    Column("start_time_unix_nano", "epoch_nanos", "startTimeUnixNano", required=True),
+    Column("end_time_unix_nano", "epoch_nanos", "endTimeUnixNano"),
     Column("status_code", "integer", "status.code"),
     Column("status_message", "text", "status.message"),
     Column("service_name", "text", "resource:service.name"),

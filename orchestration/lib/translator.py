@@ -16,14 +16,15 @@ _GROUP_BY_FOLDER = {
 
 
 class ChargebackDbtTranslator(DagsterDbtTranslator):
-    """dbt sources -> ``raw/<table>``; models grouped by top folder; seeds in ``reference``."""
+    """dbt sources -> ``<schema>/<table>``; models grouped by top folder; seeds in ``reference``."""
 
     def __init__(self) -> None:
         super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey(["raw", dbt_resource_props["name"]])
+            # raw tables are the loader assets (raw/<table>); audit tables keep their schema
+            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
         return super().get_asset_key(dbt_resource_props)
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:

@@ -27,10 +27,10 @@ daily as (
         count(*) as request_count,
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens,
-        avg(input_tokens) as input_tokens_mean,
+        cast(avg(input_tokens) as double precision) as input_tokens_mean,
         {{ percentile('input_tokens', 0.5) }} as input_tokens_p50,
         {{ percentile('input_tokens', 0.95) }} as input_tokens_p95,
-        avg(output_tokens) as output_tokens_mean,
+        cast(avg(output_tokens) as double precision) as output_tokens_mean,
         {{ percentile('output_tokens', 0.5) }} as output_tokens_p50,
         {{ percentile('output_tokens', 0.95) }} as output_tokens_p95
     from served
@@ -46,8 +46,10 @@ versions as (
         count(*) as version_request_count,
         min(request_date) as version_first_date,
         max(request_date) as version_last_date,
-        avg(input_tokens) as version_input_tokens_mean,
-        avg(output_tokens) as version_output_tokens_mean
+        cast(avg(input_tokens) as double precision)
+            as version_input_tokens_mean,
+        cast(avg(output_tokens) as double precision)
+            as version_output_tokens_mean
     from served
     group by 1, 2
 
@@ -59,17 +61,17 @@ ordered_versions as (
         *,
         lag(prompt_template_version) over (
             partition by prompt_template_id
-            order by {{ dbt.safe_cast('prompt_template_version', api.Column.translate_type('integer')) }},
+            order by {{ try_cast_integer('prompt_template_version') }},
                 prompt_template_version
         ) as previous_version,
         lag(version_output_tokens_mean) over (
             partition by prompt_template_id
-            order by {{ dbt.safe_cast('prompt_template_version', api.Column.translate_type('integer')) }},
+            order by {{ try_cast_integer('prompt_template_version') }},
                 prompt_template_version
         ) as previous_version_output_tokens_mean,
         lag(version_input_tokens_mean) over (
             partition by prompt_template_id
-            order by {{ dbt.safe_cast('prompt_template_version', api.Column.translate_type('integer')) }},
+            order by {{ try_cast_integer('prompt_template_version') }},
                 prompt_template_version
         ) as previous_version_input_tokens_mean
     from versions

@@ -71,7 +71,8 @@ renamed as (
         -- timestamps
         {{ epoch_nanos_to_timestamp('start_time_unix_nano') }} as started_at,
         {{ epoch_nanos_to_timestamp('end_time_unix_nano') }} as ended_at,
-        (end_time_unix_nano - start_time_unix_nano) // 1000000 as duration_ms,
+        {{ integer_divide('end_time_unix_nano - start_time_unix_nano', 1000000) }}
+            as duration_ms,
 
         -- lineage
         _source_file as source_file,

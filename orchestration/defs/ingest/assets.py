@@ -8,7 +8,7 @@ import dagster as dg
 
 from orchestration.defs.partitions import daily_partitions, landing_dates_of
 from orchestration.defs.resources import WarehouseResource
-from orchestration.lib import loader
+from orchestration.lib.paths import warehouse_target
 from orchestration.lib.sources import SOURCES, SourceSpec
 
 RAW_KEY_PREFIX = "raw"
@@ -23,7 +23,7 @@ def _build_loader_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=raw_asset_key(spec.name),
         group_name="ingest",
-        kinds={"python", "duckdb"},
+        kinds={"python", warehouse_target()},
         description=spec.description,
         metadata={"landing_folder": spec.folder, "format": spec.format},
         partitions_def=daily_partitions,
@@ -34,12 +34,7 @@ def _build_loader_asset(spec: SourceSpec) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         """Load the source's landing files of the run's dates, quarantining bad records."""
         dates = landing_dates_of(context)
-        with warehouse.connect() as con:
-            report = loader.load_source(con, spec, warehouse.landing_root, dates=dates)
-            table_rows = con.execute(f"select count(*) from raw.{spec.table}").fetchone()[0]
-            quarantine_rows = con.execute(
-                "select count(*) from audit.quarantine where source = ?", [spec.name]
-            ).fetchone()[0]
+        report, table_rows, quarantine_rows = warehouse.load_source(spec, dates=dates)
         for file in report.files:
             if file.rows_quarantined:
                 context.log.warning(

@@ -10,7 +10,7 @@ import json
 import dagster as dg
 import duckdb
 
-from expectations.runner import SuiteResult, validate_mart
+from expectations.runner import SuiteResult, validate_dataframe, validate_mart
 from expectations.suites import SUITES, get_spec
 from orchestration.defs.resources import WarehouseResource
 
@@ -50,6 +50,11 @@ def _build_check(suite_name: str) -> dg.AssetChecksDefinition:
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         """Validate the mart with its suite; downstream assets wait for it to pass."""
+        if warehouse.target_name == "postgres":
+            # typed as DuckDB's .df() types them (DECIMAL -> float64): one validation path
+            arrow = warehouse.read_arrow(get_spec(suite_name).query)
+            frame = duckdb.connect().from_arrow(arrow).df()
+            return check_result(validate_dataframe(frame, suite_name))
         con = duckdb.connect(str(warehouse.database_path), read_only=True)
         try:
             return check_result(validate_mart(con, suite_name))

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
@@ -45,14 +44,10 @@ def chargeback_statement_lines(warehouse: WarehouseResource) -> dg.MaterializeRe
     """Statement lines of every month as Parquet (DECIMAL kept) and CSV, for finance."""
     target = exports_dir()
     target.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(warehouse.database_path), read_only=True)
-    try:
-        table = con.execute(
-            "select * from marts.mart_chargeback_monthly "
-            "order by billing_month, tenant_id, provider_id, line_type, statement_line_key"
-        ).to_arrow_table()
-    finally:
-        con.close()
+    table = warehouse.read_arrow(
+        "select * from marts.mart_chargeback_monthly "
+        "order by billing_month, tenant_id, provider_id, line_type, statement_line_key"
+    )
     parquet_path = target / "chargeback_statement_lines.parquet"
     csv_path = target / "chargeback_statement_lines.csv"
     _write_atomically(table, parquet_path, pq.write_table)
