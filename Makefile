@@ -67,6 +67,10 @@ ui: $(STAMP)
 	$(BIN)/dbt parse --quiet
 	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
+# Benchmarks (issue 7): BENCH_ATTEMPTS=100000 (default) | 1000000 | 10000000
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
