@@ -42,6 +42,7 @@ system-deps:
 	scripts/install_system_deps.sh
 
 test: $(STAMP) system-deps
+	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/ruff check .
 	$(BIN)/dbt parse --quiet
 	$(BIN)/python -m pytest -n 2 --dist loadgroup

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -30,10 +32,25 @@ def test_definitions_load_with_a_loader_per_source_and_the_dbt_graph() -> None:
     assert dg.AssetKey(["raw", "gateway_spans"]) in parents
 
 
-def test_dagster_definitions_validate_passes() -> None:
+def test_dagster_definitions_validate_passes(tmp_path: Path) -> None:
     prepare_dbt_manifest()
     dagster = [sys.executable, "-m", "dagster", "definitions", "validate"]
+    # a fresh instance directory, as on a clean checkout (DAGSTER_HOME must exist)
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path)}
     completed = subprocess.run(
-        [*dagster, "-m", "orchestration.definitions"], capture_output=True, text=True, check=False
+        [*dagster, "-m", "orchestration.definitions"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def test_the_end_to_end_group_stays_on_one_worker(request: pytest.FixtureRequest) -> None:
+    """The e2e tests share one pipeline run, dbt target/ and Postgres databases per worker:
+    under `--dist loadgroup` pytest-xdist must tag them with their group (pytest 9.2 broke
+    that silently, so two workers dropped each other's schemas)."""
+    if not getattr(request.config.option, "loadgroup", False):
+        pytest.skip("not running under pytest-xdist --dist loadgroup")
+    assert request.node.nodeid.endswith("@e2e"), request.node.nodeid
