@@ -63,7 +63,12 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class BenchmarkError(RuntimeError):
-    """A step failed or two results that must be equal were not."""
+    """A step failed; ``step`` and ``measured`` say which and what it cost until then."""
+
+    def __init__(self, message: str, *, step: str = "", measured: Measured | None = None) -> None:
+        super().__init__(message)
+        self.step = step
+        self.measured = measured
 
 
 @dataclass
@@ -220,7 +225,11 @@ def measure(
 def _require(measured: Measured, step: str) -> Measured:
     if measured.returncode != 0 or measured.output.get("success") is False:
         tail = Path(ROOT / measured.log).read_text()[-3000:]
-        raise BenchmarkError(f"step {step} failed (exit {measured.returncode}):\n{tail}")
+        raise BenchmarkError(
+            f"step {step} failed (exit {measured.returncode}):\n{tail}",
+            step=step,
+            measured=measured,
+        )
     return measured
 
 
@@ -331,6 +340,50 @@ def run_scale(scale: int) -> dict:
     print(f"scale {scale:,}: {attempts:,} attempts in {landing}")
     steps: dict[str, dict] = {}
     checks: dict[str, object] = {}
+    document = {
+        "scale": scale,
+        "attempts": attempts,
+        "requests": generated.get("requests"),
+        "spans": generated.get("spans_written"),
+        "landing_bytes_on_disk": _disk_usage(landing),
+        "measured_at": stamp,
+        "git": {
+            "commit": _git("rev-parse", "HEAD"),
+            "uncommitted": _git("status", "--short", "--untracked-files=no").splitlines()[:40],
+        },
+        "machine": {
+            "cpus": os.cpu_count(),
+            "mem_gib": round(os.sysconf("SC_PHYS_PAGES") * _PAGE / 1024**3, 1),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "duckdb_memory_limit": env.get("AI_CHARGEBACK_DUCKDB_MEMORY_LIMIT", "(default)"),
+            "note": "shared machine: other work may run concurrently, see machine_busy_cpu_s",
+        },
+        "generation": generated.get("generate"),
+        "steps": steps,
+        "checks": checks,
+    }
+    try:
+        _measure_steps(document, env=env, landing=landing, database=database, logs=logs)
+    except BenchmarkError as error:
+        if error.measured is not None:
+            steps[error.step] = error.measured.as_json()
+        document["error"] = str(error)[-4000:]
+        path = RESULTS_DIR / f"{stamp}-{scale}-failed.json"
+        path.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"partial result: {path}", file=sys.stderr)
+        raise
+    document["warehouse_bytes"] = database.stat().st_size if database.exists() else None
+    document["ratios"] = ratios(document)
+    return document
+
+
+def _measure_steps(
+    document: dict, *, env: dict[str, str], landing: Path, database: Path, logs: Path
+) -> None:
+    """The measured steps of one scale, filling document["steps"] and ["checks"] as they go."""
+    steps, checks, attempts = document["steps"], document["checks"], document["attempts"]
+    work = database.parent
 
     print("baseline (benchmarks/baseline.sql) ...")
     baseline = _require(
@@ -394,32 +447,6 @@ def run_scale(scale: int) -> dict:
     ).output["totals"]
     checks["daily_equals_full"] = _totals_diff(after_daily, marts) == []
     checks["daily_vs_full_diff"] = _totals_diff(after_daily, marts)
-
-    document = {
-        "scale": scale,
-        "attempts": attempts,
-        "requests": generated.get("requests"),
-        "spans": generated.get("spans_written"),
-        "landing_bytes_on_disk": _disk_usage(landing),
-        "warehouse_bytes": database.stat().st_size if database.exists() else None,
-        "measured_at": stamp,
-        "git": {
-            "commit": _git("rev-parse", "HEAD"),
-            "uncommitted": _git("status", "--short", "--untracked-files=no").splitlines()[:40],
-        },
-        "machine": {
-            "cpus": os.cpu_count(),
-            "mem_gib": round(os.sysconf("SC_PHYS_PAGES") * _PAGE / 1024**3, 1),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-            "note": "shared machine: other work may run concurrently, see machine_busy_cpu_s",
-        },
-        "generation": generated.get("generate"),
-        "steps": steps,
-        "checks": checks,
-    }
-    document["ratios"] = ratios(document)
-    return document
 
 
 def ratios(document: dict) -> dict:

@@ -3,11 +3,35 @@
 -- window and prompt-length tier (highest tier_min_input_tokens <= total input). A tier or batch
 -- price the model does not have falls back to 'default' / 'standard', as in genai-prices.
 -- Then the contract discount in effect gives the effective cost.
+-- The wide attempt rows are read once, in final: every step that is used more than once
+-- (pricing decisions, price candidates, discounts) works on a narrow projection, so the engine
+-- never materialises ~100 columns per attempt for a second reader (at 1M attempts the wide
+-- version moved 43 GB through its intermediate results).
 with
 
-attempts as (
+attempt_keys as (
 
-    select * from {{ ref('int_attempts__tokens_resolved') }}
+    -- what pricing needs of an attempt
+    select
+        attempt_id,
+        app_request_id,
+        provider_name,
+        provider_id,
+        resolved_model,
+        service_tier,
+        processing,
+        started_at,
+        is_success,
+        authoritative_source,
+        uncached_input_tokens,
+        cache_read_tokens,
+        cache_write_tokens,
+        cache_write_1h_tokens,
+        input_audio_tokens,
+        output_tokens,
+        output_audio_tokens,
+        reasoning_tokens
+    from {{ ref('int_attempts__tokens_resolved') }}
 
 ),
 
@@ -38,7 +62,7 @@ app_requests as (
 with_model as (
 
     select
-        attempts.*,
+        attempt_keys.*,
         models.model_id,
         models.price_provider_id,
         models.is_fallback_provider,
@@ -47,38 +71,38 @@ with_model as (
         expected_models.model_id as expected_model_id,
         expected_models.price_provider_id as expected_price_provider_id,
         -- input as genai-prices counts it for tiers: cache reads and writes included
-        attempts.uncached_input_tokens
-        + attempts.cache_read_tokens
-        + attempts.cache_write_tokens as input_tokens,
+        attempt_keys.uncached_input_tokens
+        + attempt_keys.cache_read_tokens
+        + attempt_keys.cache_write_tokens as input_tokens,
         case
-            when not attempts.is_success and attempts.uncached_input_tokens is null
-                and attempts.output_tokens is null
+            when not attempt_keys.is_success and attempt_keys.uncached_input_tokens is null
+                and attempt_keys.output_tokens is null
                 then 'no_usage'
             when models.model_id is null then 'unpriced'
-            when attempts.uncached_input_tokens is null
-                or attempts.cache_read_tokens is null
-                or attempts.cache_write_tokens is null
-                or attempts.output_tokens is null
+            when attempt_keys.uncached_input_tokens is null
+                or attempt_keys.cache_read_tokens is null
+                or attempt_keys.cache_write_tokens is null
+                or attempt_keys.output_tokens is null
                 then 'unpriced'
             else 'to_price'
         end as pre_status,
         case
             when models.model_id is null
-                then 'unknown model: ' || coalesce(attempts.resolved_model, '(none)')
-            when attempts.uncached_input_tokens is null
-                or attempts.cache_read_tokens is null
-                or attempts.cache_write_tokens is null
-                then 'token split unknown: the ' || attempts.authoritative_source
+                then 'unknown model: ' || coalesce(attempt_keys.resolved_model, '(none)')
+            when attempt_keys.uncached_input_tokens is null
+                or attempt_keys.cache_read_tokens is null
+                or attempt_keys.cache_write_tokens is null
+                then 'token split unknown: the ' || attempt_keys.authoritative_source
                 || ' did not report cache tokens'
-            when attempts.output_tokens is null
-                then 'output tokens not reported by the ' || attempts.authoritative_source
+            when attempt_keys.output_tokens is null
+                then 'output tokens not reported by the ' || attempt_keys.authoritative_source
         end as pre_reason
-    from attempts
+    from attempt_keys
     left join models
-        on attempts.provider_name is not distinct from models.provider_name
-        and attempts.resolved_model = models.model_string
+        on attempt_keys.provider_name is not distinct from models.provider_name
+        and attempt_keys.resolved_model = models.model_string
     left join app_requests
-        on attempts.app_request_id = app_requests.app_request_id
+        on attempt_keys.app_request_id = app_requests.app_request_id
     left join models as expected_models
         on expected_models.provider_name is null
         and app_requests.expected_model = expected_models.model_string
@@ -189,10 +213,20 @@ expected_prices as (
 
 ),
 
-priced as (
+costs as (
 
     select
-        with_model.*,
+        with_model.attempt_id,
+        with_model.model_id,
+        with_model.price_provider_id,
+        with_model.is_fallback_provider,
+        with_model.is_known_model,
+        with_model.expected_model,
+        with_model.expected_model_id,
+        with_model.expected_price_provider_id,
+        with_model.input_tokens,
+        with_model.pre_status,
+        with_model.pre_reason,
         actual_prices.price_book_provider_id,
         actual_prices.price_service_tier,
         actual_prices.price_processing,
@@ -242,39 +276,69 @@ priced as (
 discounts as (
 
     select
-        priced.attempt_id,
+        with_model.attempt_id,
         price_overrides.contract_id,
         price_overrides.discount_pct,
         row_number() over (
-            partition by priced.attempt_id
+            partition by with_model.attempt_id
             order by
                 case when price_overrides.model_id = '*' then 1 else 0 end,
                 price_overrides.effective_from desc
         ) as discount_rank
-    from priced
+    from with_model
     inner join price_overrides
-        on priced.provider_id = price_overrides.provider_id
-        and (price_overrides.model_id = '*' or price_overrides.model_id = priced.model_id)
-        and priced.started_at >= price_overrides.effective_from
-        and priced.started_at < price_overrides.effective_to
+        on with_model.provider_id = price_overrides.provider_id
+        and (
+            price_overrides.model_id = '*' or price_overrides.model_id = with_model.model_id
+        )
+        and with_model.started_at >= price_overrides.effective_from
+        and with_model.started_at < price_overrides.effective_to
 
 ),
 
 final as (
 
     select
-        priced.*,
+        attempts.*,
+        costs.model_id,
+        costs.price_provider_id,
+        costs.is_fallback_provider,
+        costs.is_known_model,
+        costs.expected_model,
+        costs.expected_model_id,
+        costs.expected_price_provider_id,
+        costs.input_tokens,
+        costs.pre_status,
+        costs.pre_reason,
+        costs.price_book_provider_id,
+        costs.price_service_tier,
+        costs.price_processing,
+        costs.price_effective_from,
+        costs.price_effective_to,
+        costs.tier_min_input_tokens,
+        costs.input_price_per_token,
+        costs.cache_read_price_per_token,
+        costs.cache_write_price_per_token,
+        costs.cache_write_1h_price_per_token,
+        costs.output_price_per_token,
+        costs.output_reasoning_price_per_token,
+        costs.pricing_status,
+        costs.pricing_reason,
+        costs.list_cost_usd,
+        costs.expected_model_list_cost_usd,
         discounts.contract_id,
         coalesce(discounts.discount_pct, 0) as discount_pct,
         cast(
-            priced.list_cost_usd
+            costs.list_cost_usd
             * (100 - coalesce(discounts.discount_pct, 0))
             * cast(0.01 as decimal(3, 2))
             as {{ money_type() }}
         ) as effective_cost_usd
-    from priced
+    from {{ ref('int_attempts__tokens_resolved') }} as attempts
+    inner join costs
+        on attempts.attempt_id = costs.attempt_id
     left join discounts
-        on priced.attempt_id = discounts.attempt_id
+        on attempts.attempt_id = discounts.attempt_id
         and discounts.discount_rank = 1
 
 )

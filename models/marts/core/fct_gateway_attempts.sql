@@ -23,6 +23,21 @@ requests as (
 
 ),
 
+final_attempts as (
+
+    -- the last attempt of each request, ranked on a narrow relation: a window
+    -- over the wide attempt rows ran out of DuckDB's memory limit at 10M
+    -- attempts (4 GB was not enough)
+    select
+        attempt_id,
+        row_number() over (
+            partition by request_id
+            order by started_at desc, attempt_number desc
+        ) = 1 as is_final_attempt
+    from attempts
+
+),
+
 final as (
 
     select
@@ -48,10 +63,7 @@ final as (
         attempts.routing_reason,
         attempts.routing_decision like 'retry%' as is_retry,
         attempts.routing_decision like 'fallback%' as is_fallback,
-        row_number() over (
-            partition by attempts.request_id
-            order by attempts.started_at desc, attempts.attempt_number desc
-        ) = 1 as is_final_attempt,
+        final_attempts.is_final_attempt,
         attempts.provider_name,
         attempts.provider_id,
         attempts.request_model as requested_model,
@@ -122,6 +134,8 @@ final as (
         attempts.source_line_number
 
     from attempts
+    inner join final_attempts
+        on attempts.attempt_id = final_attempts.attempt_id
     left join requests
         on attempts.request_id = requests.request_id
 
