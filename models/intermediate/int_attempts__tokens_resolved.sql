@@ -2,11 +2,6 @@
 -- is billed (seeds/token_authority_rules.csv: first matching rule by priority).
 with
 
-attempts as (
-
-    select * from {{ ref('int_attempts__unioned') }}
-
-),
 
 response_usage as (
 
@@ -21,16 +16,57 @@ rules as (
 
 ),
 
-provider_records as (
+latest_deliveries as (
 
     -- a provider export may deliver the same response twice: keep the latest delivery
+    -- (ranked on the key columns only; the record is joined back below)
     select
-        *,
-        row_number() over (
-            partition by provider_name, provider_response_id
-            order by landing_date desc, source_file desc, source_line_number desc
-        ) as delivery_rank
+        provider_name,
+        provider_response_id,
+        source_file,
+        source_line_number
+    from (
+        select
+            provider_name,
+            provider_response_id,
+            source_file,
+            source_line_number,
+            row_number() over (
+                partition by provider_name, provider_response_id
+                order by landing_date desc, source_file desc, source_line_number desc
+            ) as delivery_rank
+        from {{ ref('stg_providers__response_usage') }}
+        where {{ run_window('created_at', margin_days=1) }}
+    ) as ranked
+    where delivery_rank = 1
+
+),
+
+provider_records as (
+
+    select response_usage.*
     from response_usage
+    inner join latest_deliveries
+        on response_usage.provider_name = latest_deliveries.provider_name
+        and response_usage.provider_response_id = latest_deliveries.provider_response_id
+        and response_usage.source_file = latest_deliveries.source_file
+        and response_usage.source_line_number = latest_deliveries.source_line_number
+
+),
+
+rule_inputs as (
+
+    -- what the authority rules look at, per attempt (narrow: the rules are matched per rule)
+    select
+        attempts.attempt_id,
+        attempts.provider_id,
+        attempts.started_at,
+        attempts.is_usage_estimated,
+        latest_deliveries.provider_response_id is not null as has_provider_record
+    from {{ ref('int_attempts__unioned') }} as attempts
+    left join latest_deliveries
+        on attempts.provider_response_id = latest_deliveries.provider_response_id
+        and attempts.provider_name = latest_deliveries.provider_name
 
 ),
 
@@ -50,11 +86,10 @@ joined as (
         provider_records.service_tier as provider_service_tier,
         provider_records.provider_key_id as provider_record_key_id,
         provider_records.provider_project_id as provider_record_project_id
-    from attempts
+    from {{ ref('int_attempts__unioned') }} as attempts
     left join provider_records
         on attempts.provider_response_id = provider_records.provider_response_id
         and attempts.provider_name = provider_records.provider_name
-        and provider_records.delivery_rank = 1
 
 ),
 
@@ -72,25 +107,25 @@ ordered_rules as (
 first_rules as (
 
     select
-        joined.attempt_id,
+        rule_inputs.attempt_id,
         min(ordered_rules.rule_order) as rule_order
-    from joined
+    from rule_inputs
     inner join ordered_rules
         on (
             ordered_rules.provider_id = '*'
-            or ordered_rules.provider_id = joined.provider_id
+            or ordered_rules.provider_id = rule_inputs.provider_id
         )
-        and joined.started_at >= ordered_rules.effective_from
-        and joined.started_at < ordered_rules.effective_to
+        and rule_inputs.started_at >= ordered_rules.effective_from
+        and rule_inputs.started_at < ordered_rules.effective_to
         and case ordered_rules.condition
-            when 'provider_record_present' then joined.has_provider_record
-            when 'no_provider_record' then not joined.has_provider_record
+            when 'provider_record_present' then rule_inputs.has_provider_record
+            when 'no_provider_record' then not rule_inputs.has_provider_record
             when 'gateway_estimated'
-                then joined.is_usage_estimated and not joined.has_provider_record
+                then rule_inputs.is_usage_estimated and not rule_inputs.has_provider_record
             when 'always' then true
             else false
         end
-    group by joined.attempt_id
+    group by rule_inputs.attempt_id
 
 ),
 

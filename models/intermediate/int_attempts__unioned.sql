@@ -3,10 +3,46 @@
 -- one attempt (the legacy gateway does not log its retries).
 with
 
+-- Each step reads the span view itself (SERVER spans, the order of CLIENT spans, the CLIENT
+-- spans) rather than one shared CTE: each reader takes only its columns, and no engine has to
+-- hold every span's ~60 columns for a second reader. Windows rank narrow rows for the same
+-- reason: at 10M attempts, windows over the wide rows spilled tens of GB past a 2 GB limit.
+server_span_rows as (
+
+    select
+        trace_id,
+        span_id,
+        parent_span_id,
+        app_request_id,
+        gateway_key_id,
+        route_name,
+        started_at
+    from {{ ref('stg_gateway__spans') }}
+    where span_kind = 'server'
+        and {{ run_window('started_at', margin_days=1) }}
+
+),
+
 spans as (
 
     select * from {{ ref('stg_gateway__spans') }}
-    where {{ run_window('started_at', margin_days=1) }}
+    where span_kind = 'client'
+        and {{ run_window('started_at', margin_days=1) }}
+
+),
+
+attempt_order as (
+
+    -- the position of a CLIENT span in its trace, for spans without an attempt number
+    -- ((trace_id, span_id) is unique: the loader quarantines repeated exports)
+    select
+        trace_id,
+        span_id,
+        row_number() over (partition by trace_id order by started_at, span_id)
+            as trace_attempt_number
+    from {{ ref('stg_gateway__spans') }}
+    where span_kind = 'client'
+        and {{ run_window('started_at', margin_days=1) }}
 
 ),
 
@@ -35,8 +71,7 @@ server_spans as (
             partition by trace_id
             order by case when parent_span_id is null then 0 else 1 end, started_at, span_id
         ) as server_rank
-    from spans
-    where span_kind = 'server'
+    from server_span_rows
 
 ),
 
@@ -59,12 +94,7 @@ span_attempts as (
         spans.provider_name,
         spans.request_model,
         coalesce(spans.response_model, spans.request_model) as resolved_model,
-        coalesce(
-            spans.attempt_number,
-            row_number() over (
-                partition by spans.trace_id order by spans.started_at, spans.span_id
-            )
-        ) as attempt_number,
+        coalesce(spans.attempt_number, attempt_order.trace_attempt_number) as attempt_number,
         coalesce(spans.routing_decision, 'primary') as routing_decision,
         spans.routing_reason,
         {{ normalize_service_tier('spans.service_tier') }} as service_tier,
@@ -92,10 +122,12 @@ span_attempts as (
         spans.source_file,
         spans.source_line_number
     from spans
+    inner join attempt_order
+        on spans.trace_id = attempt_order.trace_id
+        and spans.span_id = attempt_order.span_id
     left join server_spans
         on spans.trace_id = server_spans.trace_id
         and server_spans.server_rank = 1
-    where spans.span_kind = 'client'
 
 ),
 
