@@ -21,10 +21,12 @@ E2E_START = date(2026, 11, 1)
 
 @dataclass(frozen=True)
 class PipelineRun:
-    """A generated landing directory and the warehouse the pipeline built from it."""
+    """A generated landing directory, the warehouse the pipeline built from it and the snapshot
+    it published for readers."""
 
     landing: Path
     warehouse: Path
+    published: Path
     result: dg.ExecuteInProcessResult
 
     @property
@@ -44,6 +46,7 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineR
     root = tmp_path_factory.mktemp("e2e")
     landing = root / "landing"
     warehouse = root / "warehouse.duckdb"
+    published = root / "published" / "warehouse.duckdb"
     generate(
         landing,
         days=E2E_DAYS,
@@ -52,12 +55,15 @@ def pipeline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PipelineR
         seed=E2E_SEED,
         start=E2E_START,
     )
-    previous = {k: os.environ.get(k) for k in ("AI_CHARGEBACK_DUCKDB", "AI_CHARGEBACK_LANDING")}
+    variables = ("AI_CHARGEBACK_DUCKDB", "AI_CHARGEBACK_LANDING", "AI_CHARGEBACK_PUBLISHED")
+    previous = {k: os.environ.get(k) for k in variables}
     os.environ["AI_CHARGEBACK_DUCKDB"] = str(warehouse)
     os.environ["AI_CHARGEBACK_LANDING"] = str(landing)
+    # the snapshot follows the warehouse (published/ beside it) in this and every later run
+    os.environ.pop("AI_CHARGEBACK_PUBLISHED", None)
     try:
         result = pipeline.run_all(dagster_instance=dg.DagsterInstance.ephemeral())
-        yield PipelineRun(landing=landing, warehouse=warehouse, result=result)
+        yield PipelineRun(landing=landing, warehouse=warehouse, published=published, result=result)
     finally:
         for key, value in previous.items():
             if value is None:

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from orchestration.defs.publish.assets import PUBLISHED_ASSET_KEY
 from orchestration.lib import postgres
 from orchestration.lib.sources import COLUMN_TYPES, SOURCES
 from tests import postgres_server
@@ -324,3 +325,16 @@ def test_the_run_summary_reads_the_same_numbers_from_postgres(postgres_run: Post
         on_postgres = pipeline.summarise()
     assert on_postgres == on_duckdb
     assert on_postgres.requests_total > 0 and on_postgres.reconciliation
+
+
+def test_on_postgres_the_publish_step_copies_nothing_readers_use_the_marts(
+    postgres_run: PostgresRun,
+) -> None:
+    published = [
+        event.materialization.metadata
+        for event in postgres_run.result.get_asset_materialization_events()
+        if event.asset_key == PUBLISHED_ASSET_KEY
+    ]
+    assert len(published) == 1
+    assert published[0]["target"].value == "postgres"
+    assert "path" not in published[0]

@@ -16,6 +16,6 @@ checks_and_reports_job = dg.define_asset_job(
         dg.AssetSelection.checks(*great_expectations_checks)
         | dg.AssetSelection.groups("reports")
     ),
-    description="Re-validate the marts (Great Expectations) and re-write the reports, "
-    "without rebuilding the marts.",
+    description="Re-validate the marts (Great Expectations), re-write the reports and re-publish "
+    "the readers' snapshot, without rebuilding the marts.",
 )

@@ -10,6 +10,7 @@ DUCKDB_ENV = "AI_CHARGEBACK_DUCKDB"
 LANDING_ENV = "AI_CHARGEBACK_LANDING"
 DEFAULT_DUCKDB = "warehouse/ai_chargeback.duckdb"
 DEFAULT_LANDING = "data/landing"
+PUBLISHED_ENV = "AI_CHARGEBACK_PUBLISHED"
 TARGET_ENV = "AI_CHARGEBACK_TARGET"
 TARGETS = ("duckdb", "postgres")
 
@@ -22,6 +23,17 @@ def _resolve(value: str) -> Path:
 def warehouse_path() -> Path:
     """The DuckDB warehouse file: $AI_CHARGEBACK_DUCKDB or warehouse/ai_chargeback.duckdb."""
     return _resolve(os.environ.get(DUCKDB_ENV, DEFAULT_DUCKDB))
+
+
+def published_path() -> Path:
+    """The snapshot readers open (BI tool, SQL clients): $AI_CHARGEBACK_PUBLISHED, else
+    `published/<warehouse file name>` beside the warehouse (warehouse/published/ai_chargeback.duckdb
+    by default)."""
+    value = os.environ.get(PUBLISHED_ENV)
+    if value:
+        return _resolve(value)
+    warehouse = warehouse_path()
+    return warehouse.parent / "published" / warehouse.name
 
 
 def landing_path() -> Path:
