@@ -4,6 +4,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The BI tool (Superset) has its own virtualenv: its pins clash with Dagster's SQLAlchemy.
+BI_VENV := .venv-bi
+BI_STAMP := $(BI_VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export AI_CHARGEBACK_DUCKDB ?= $(CURDIR)/warehouse/ai_chargeback.duckdb
 export AI_CHARGEBACK_LANDING ?= $(CURDIR)/data/landing
@@ -15,7 +18,8 @@ DEMO_REQUESTS_PER_DAY ?= 1500
 DEMO_SEED ?= 42
 DEMO_START ?= 2026-11-01
 
-.PHONY: demo test install lint parse clean docs ui system-deps postgres postgres-stop bench
+.PHONY: demo test install lint parse clean docs ui system-deps postgres postgres-stop bench \
+	bi bi-stop bi-install
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +28,14 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $(STAMP)
 
 install: $(STAMP)
+
+$(BI_STAMP): bi/requirements.txt bi/requirements.lock
+	test -x $(BI_VENV)/bin/python || $(PYTHON) -m venv $(BI_VENV)
+	$(BI_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BI_VENV)/bin/python -m pip install --quiet -c bi/requirements.lock -r bi/requirements.txt
+	touch $(BI_STAMP)
+
+bi-install: $(BI_STAMP)
 
 parse: $(STAMP)
 	$(BIN)/dbt parse --quiet
@@ -41,7 +53,7 @@ demo: $(STAMP)
 system-deps:
 	scripts/install_system_deps.sh
 
-test: $(STAMP) system-deps
+test: $(STAMP) $(BI_STAMP) system-deps
 	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/ruff check .
 	$(BIN)/dbt parse --quiet
@@ -68,6 +80,15 @@ ui: $(STAMP)
 	$(BIN)/dbt parse --quiet
 	$(BIN)/dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
 
+# The BI tool on the published snapshot of `make demo` (README: "For analysts"):
+# Superset on http://127.0.0.1:$${AI_CHARGEBACK_BI_PORT:-8088}, dashboards from bi/*.yaml
+bi: $(BI_STAMP)
+	$(BI_VENV)/bin/python bi/bootstrap.py init
+	$(BI_VENV)/bin/python bi/bootstrap.py start
+
+bi-stop:
+	$(BI_VENV)/bin/python bi/bootstrap.py stop
+
 # Benchmarks (issue 7): BENCH_ATTEMPTS=100000 (default) | 1000000 | 10000000
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
@@ -76,4 +97,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf warehouse data/landing target logs .dagster
+	rm -rf warehouse data/landing target logs .dagster .superset

@@ -102,6 +102,7 @@ def run(
         console.print(f"[red]run {result.run_id} failed after {elapsed:.0f}s[/red]")
         raise typer.Exit(code=1)
     _print_summary(pipeline.summarise())
+    _print_published()
     console.print(f"run {result.run_id} succeeded in {elapsed:.0f}s")
 
 
@@ -156,6 +157,20 @@ def _print_summary(summary: Summary) -> None:
     for source, reason, count in summary.quarantine_by_source:
         reasons.add_row(source, reason, f"{count:,}")
     console.print(reasons)
+
+
+def _print_published() -> None:
+    """Where readers (the BI tool, SQL clients) find the checked marts after this run."""
+    from orchestration.lib.paths import published_path, warehouse_target
+
+    if warehouse_target() == "postgres":
+        console.print("readers: schema marts in PostgreSQL (docs/postgres.md for the roles)")
+        return
+    if published_path().exists():
+        console.print(
+            f"published for readers (the checked marts): {published_path()}\n"
+            "dashboards: `make bi`, then http://127.0.0.1:8088 (README: For analysts)"
+        )
 
 
 def _report_console() -> Console:
