@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-import struct
 import subprocess
-import zlib
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ai_chargeback.cli import app
+from tests.browser import png_pixels
 from tests.conftest import E2E_START, PipelineRun
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -158,57 +157,6 @@ def test_statement_of_an_unknown_tenant_or_bad_month_fails_clearly(
     assert neither.exit_code == 2
 
 
-def _png_pixels(png: bytes) -> np.ndarray:
-    """Decode an 8-bit, non-interlaced RGB/RGBA PNG into a (height, width, channels) array."""
-    assert png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    position, idat, header = 8, b"", None
-    while position < len(png):
-        (length,) = struct.unpack(">I", png[position : position + 4])
-        kind = png[position + 4 : position + 8]
-        body = png[position + 8 : position + 8 + length]
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-        position += 12 + length
-    assert header is not None
-    width, height, depth, colour, _, _, interlace = header
-    assert depth == 8 and colour in (2, 6) and interlace == 0, header
-    channels = 3 if colour == 2 else 4
-    stride = width * channels
-    raw = np.frombuffer(zlib.decompress(idat), dtype=np.uint8).reshape(height, stride + 1)
-    image = np.zeros((height, stride), dtype=np.uint8)
-    previous = np.zeros(stride, dtype=np.int32)
-    for y in range(height):
-        kind, line = raw[y, 0], raw[y, 1:].astype(np.int32)
-        if kind == 0:
-            row = line
-        elif kind == 1:  # Sub: a running sum along the pixels
-            row = np.cumsum(line.reshape(width, channels), axis=0).reshape(stride) % 256
-        elif kind == 2:  # Up
-            row = (line + previous) % 256
-        else:  # Average, Paeth: sequential along the row
-            row = np.zeros(stride, dtype=np.int32)
-            out, up = row, previous
-            for x in range(stride):
-                left = out[x - channels] if x >= channels else 0
-                if kind == 3:
-                    out[x] = (line[x] + (left + up[x]) // 2) % 256
-                else:
-                    upper_left = up[x - channels] if x >= channels else 0
-                    estimate = left + up[x] - upper_left
-                    pa, pb, pc = (
-                        abs(estimate - left),
-                        abs(estimate - up[x]),
-                        abs(estimate - upper_left),
-                    )
-                    predictor = left if pa <= pb and pa <= pc else up[x] if pb <= pc else upper_left
-                    out[x] = (line[x] + predictor) % 256
-        image[y] = row
-        previous = row.astype(np.int32)
-    return image.reshape(height, width, channels)
-
-
 def _chromium(*args: str, profile: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
@@ -247,7 +195,7 @@ def test_statement_renders_in_headless_chromium_with_charts_and_the_mart_totals(
         f"--screenshot={screenshot}", "--window-size=1200,1800", page, profile=tmp_path / "p1"
     )
     assert screenshot.exists(), shot.stderr[-2000:]
-    pixels = _png_pixels(screenshot.read_bytes())
+    pixels = png_pixels(screenshot.read_bytes())
     assert pixels.shape[:2] == (1800, 1200)
     rgb = pixels[:, :, :3].reshape(-1, 3)
     non_white = np.count_nonzero((rgb < 245).any(axis=1))
