@@ -167,10 +167,9 @@ def _print_published() -> None:
         console.print("readers: schema marts in PostgreSQL (docs/postgres.md for the roles)")
         return
     if published_path().exists():
-        console.print(
-            f"published for readers (the checked marts): {published_path()}\n"
-            "dashboards: `make bi`, then http://127.0.0.1:8088 (README: For analysts)"
-        )
+        console.print("published for readers (the checked marts, README: For analysts):")
+        console.print(f"  {published_path()}", soft_wrap=True)
+        console.print("  dashboards on it: `make bi`, then http://127.0.0.1:8088")
 
 
 def _report_console() -> Console:
