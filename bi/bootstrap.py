@@ -22,6 +22,7 @@ import io
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -499,11 +500,20 @@ def _running_pid(config: Settings) -> int | None:
     return pid
 
 
-def wait_until_healthy(url: str, *, timeout_s: float) -> None:
-    """Wait for Superset's /health to answer OK."""
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_until_healthy(
+    url: str, *, timeout_s: float, process: subprocess.Popen | None = None
+) -> None:
+    """Wait for Superset's /health to answer OK (and `process` to be still running)."""
     deadline = time.monotonic() + timeout_s
     last_error = ""
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"Superset exited with code {process.returncode} while starting")
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
                 if response.status == 200:
@@ -519,6 +529,11 @@ def start(config: Settings, *, timeout_s: float = 180) -> None:
     if (pid := _running_pid(config)) is not None:
         print(f"bi: already running (pid {pid}) on {config.url}")
         return
+    if _port_in_use(config.port):
+        raise SystemExit(
+            f"bi: port {config.port} on 127.0.0.1 is taken by another program: "
+            "set AI_CHARGEBACK_BI_PORT"
+        )
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     command = [
         gunicorn,
@@ -543,10 +558,10 @@ def start(config: Settings, *, timeout_s: float = 180) -> None:
         )
     config.pidfile.write_text(str(process.pid))
     try:
-        wait_until_healthy(config.url, timeout_s=timeout_s)
-    except TimeoutError:
+        wait_until_healthy(config.url, timeout_s=timeout_s, process=process)
+    except (TimeoutError, RuntimeError) as error:
         stop(config)
-        raise
+        raise SystemExit(f"bi: {error}; see {config.logfile}") from error
     print(
         f"bi: Superset on {config.url} (pid {process.pid}, log {config.logfile}); "
         f"dashboards: {config.url}/dashboard/list/"
