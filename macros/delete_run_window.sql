@@ -4,7 +4,8 @@
     Exact for every engine, and a day that lost rows loses them here too.
 -#}
 {% macro delete_run_window(column) -%}
-    {%- if is_incremental() -%}
+    {#- Spark overwrites the rebuilt day partitions instead (macros/day_partitioned.sql) -#}
+    {%- if is_incremental() and target.type != 'spark' -%}
         delete from {{ this }} where {{ run_window(column) }}
     {%- else -%}
         select 1

@@ -10,3 +10,7 @@
 {% macro duckdb__epoch_nanos_to_timestamp(column) -%}
     make_timestamp({{ column }} // 1000)
 {%- endmacro %}
+
+{% macro spark__epoch_nanos_to_timestamp(column) -%}
+    timestamp_micros(cast({{ column }} div 1000 as bigint))
+{%- endmacro %}

@@ -13,3 +13,8 @@
 {% macro duckdb__integer_divide(numerator, denominator) -%}
     (({{ numerator }}) // ({{ denominator }}))
 {%- endmacro %}
+
+{#- Spark's `/` returns a DOUBLE as DuckDB's does; `div` truncates toward zero. -#}
+{% macro spark__integer_divide(numerator, denominator) -%}
+    (cast({{ numerator }} as bigint) div cast({{ denominator }} as bigint))
+{%- endmacro %}

@@ -26,3 +26,15 @@
         {%- endfor %}
     ) as varchar)
 {%- endmacro %}
+
+{#- Spark's to_json drops NULL fields unless told to keep them. -#}
+{% macro spark__json_object_text(pairs) -%}
+    to_json(
+        named_struct(
+            {%- for key, expression in pairs %}
+            '{{ key }}', {{ expression }}{{ "," if not loop.last }}
+            {%- endfor %}
+        ),
+        map('ignoreNullFields', 'false')
+    )
+{%- endmacro %}

@@ -10,3 +10,7 @@
 {% macro duckdb__json_text(column, keys) -%}
     json_extract_string({{ column }}, '$.{{ keys | join('.') }}')
 {%- endmacro %}
+
+{% macro spark__json_text(column, keys) -%}
+    get_json_object({{ column }}, '$.{{ keys | join('.') }}')
+{%- endmacro %}

@@ -19,3 +19,9 @@
         sha256({{ "'" ~ var('user_hash_key') | replace("'", "''") ~ "'" }} || chr(31) || {{ column }})
     end
 {%- endmacro %}
+
+{% macro spark__keyed_hash(column) -%}
+    case when {{ column }} is not null then
+        sha2({{ "'" ~ var('user_hash_key') | replace("'", "''") ~ "'" }} || chr(31) || {{ column }}, 256)
+    end
+{%- endmacro %}

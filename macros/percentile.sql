@@ -10,3 +10,8 @@
 {% macro duckdb__percentile(column, p) -%}
     quantile_cont({{ column }}, {{ p }})
 {%- endmacro %}
+
+{#- Spark's percentile is exact and interpolates, as percentile_cont does. -#}
+{% macro spark__percentile(column, p) -%}
+    percentile({{ column }}, {{ p }})
+{%- endmacro %}

@@ -28,3 +28,10 @@
         6
     )
 {%- endmacro %}
+
+{% macro spark__ratio(numerator, denominator) -%}
+    round(
+        cast({{ numerator }} as double) / nullif(cast({{ denominator }} as double), 0),
+        6
+    )
+{%- endmacro %}

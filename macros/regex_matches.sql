@@ -10,3 +10,8 @@
 {% macro duckdb__regex_matches(text, pattern) -%}
     regexp_matches({{ text }}, {{ pattern }})
 {%- endmacro %}
+
+{#- Java regular expressions: callers keep to the syntax both dialects share. -#}
+{% macro spark__regex_matches(text, pattern) -%}
+    ({{ text }} rlike {{ pattern }})
+{%- endmacro %}

@@ -10,3 +10,9 @@
 {% macro duckdb__to_utc(column) -%}
     timezone('UTC', {{ column }})
 {%- endmacro %}
+
+{#- Spark's timestamp is an instant shown in the session time zone, which the profile sets
+    to UTC: the value is already the UTC wall-clock time. -#}
+{% macro spark__to_utc(column) -%}
+    cast({{ column }} as timestamp)
+{%- endmacro %}

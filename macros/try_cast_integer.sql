@@ -17,3 +17,9 @@
 {% macro duckdb__try_cast_integer(text) -%}
     try_cast({{ text }} as integer)
 {%- endmacro %}
+
+{% macro spark__try_cast_integer(text) -%}
+    case
+        when {{ text }} rlike '^\\s*[+-]?[0-9]{1,9}\\s*$' then cast(trim({{ text }}) as int)
+    end
+{%- endmacro %}

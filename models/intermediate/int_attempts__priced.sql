@@ -250,7 +250,7 @@ costs as (
                 then 'failed attempt without usage: not billed'
             when with_model.pre_status = 'unpriced' then with_model.pre_reason
             when actual_prices.attempt_id is null
-                then 'no price effective at ' || cast(with_model.started_at as varchar)
+                then 'no price effective at ' || cast(with_model.started_at as {{ dbt.type_string() }})
                 || ' for ' || with_model.price_provider_id || '/' || with_model.model_id
         end as pricing_reason,
         case

@@ -137,10 +137,10 @@ litellm_attempts as (
         -- ids
         'litellm:' || spend_logs.provider_response_id as attempt_id,
         'litellm:' || spend_logs.provider_response_id as gateway_request_id,
-        cast(null as varchar) as trace_id,
+        cast(null as {{ dbt.type_string() }}) as trace_id,
         spend_logs.provider_response_id,
-        cast(null as varchar) as provider_key_id,
-        cast(null as varchar) as provider_project_id,
+        cast(null as {{ dbt.type_string() }}) as provider_key_id,
+        cast(null as {{ dbt.type_string() }}) as provider_project_id,
         spend_logs.app_request_id,
         spend_logs.gateway_key_hash as gateway_key_id,
 
@@ -152,13 +152,13 @@ litellm_attempts as (
         spend_logs.response_model as resolved_model,
         1 as attempt_number,
         'primary' as routing_decision,
-        cast(null as varchar) as routing_reason,
+        cast(null as {{ dbt.type_string() }}) as routing_reason,
         'default' as service_tier,
         false as is_batch,
         false as is_stream,
         false as is_usage_estimated,
         200 as http_status_code,
-        cast(null as varchar) as error_type,
+        cast(null as {{ dbt.type_string() }}) as error_type,
         cast(null as integer) as otel_status_code,
 
         -- numerics: LiteLLM does not split the cache, so the uncached part is unknown

@@ -43,7 +43,7 @@ unioned as (
         period_started_at,
         period_ended_at,
         source_file,
-        cast(source_line_number as varchar) as source_record
+        cast(source_line_number as {{ dbt.type_string() }}) as source_record
     from invoice_lines
 
 ),

@@ -61,7 +61,7 @@ observed as (
     union
     select provider_name, response_model from usage_buckets
     union
-    select cast(null as varchar), expected_model from app_requests
+    select cast(null as {{ dbt.type_string() }}), expected_model from app_requests
 
 ),
 
@@ -92,11 +92,11 @@ refs as (
         2 as match_pass,
         -- the date must end the name or be followed by a non-word character (a portable
         -- spelling of a word boundary: Postgres reads \b as a backspace)
-        regexp_replace(
-            model_ref,
-            '-(\d{4})(\d{2})(\d{2})([^0-9A-Za-z_]|$)',
-            '-\1-\2-\3\4'
-        ) as candidate_ref
+        {{ regex_replace(
+            'model_ref',
+            '-([0-9]{4})([0-9]{2})([0-9]{2})([^0-9A-Za-z_]|$)',
+            '-\\1-\\2-\\3\\4'
+        ) }} as candidate_ref
     from observed_models
 
 ),

@@ -1,4 +1,4 @@
-"""Shared resources: the warehouse (DuckDB or Postgres) and the landing directory."""
+"""Shared resources: the warehouse (DuckDB, Postgres or Spark) and the landing directory."""
 
 from __future__ import annotations
 
@@ -20,8 +20,10 @@ class WarehouseResource(dg.ConfigurableResource):
 
     Unset paths are read from the environment when used (AI_CHARGEBACK_DUCKDB,
     AI_CHARGEBACK_LANDING), the same variables dbt's profiles.yml reads. The target
-    (AI_CHARGEBACK_TARGET: duckdb, the default, or postgres) decides where the raw loaders write;
-    on Postgres they parse with DuckDB in memory and COPY the rows (orchestration/lib/postgres.py).
+    (AI_CHARGEBACK_TARGET: duckdb, the default, postgres or spark) decides where the raw loaders
+    write; on Postgres they parse with DuckDB in memory and COPY the rows
+    (orchestration/lib/postgres.py); on Spark they write parquet that dbt-spark registers as the
+    raw tables, and marts are read back from their parquet (orchestration/lib/spark.py).
     """
 
     database: str | None = None
@@ -59,6 +61,10 @@ class WarehouseResource(dg.ConfigurableResource):
             with postgres.connection() as pg:
                 report = postgres.load_source(pg, spec, self.landing_root, dates=dates)
                 return report, *postgres.table_counts(pg, spec)
+        if self.target_name == "spark":
+            from orchestration.lib import spark
+
+            return spark.load_source(spec, self.landing_root, dates=dates)
         with self.connect() as con:
             report = loader.load_source(con, spec, self.landing_root, dates=dates)
             table_rows = con.execute(f"select count(*) from raw.{spec.table}").fetchone()[0]
@@ -74,6 +80,10 @@ class WarehouseResource(dg.ConfigurableResource):
 
             with postgres.connection() as pg:
                 return postgres.query_arrow(pg, query)
+        if self.target_name == "spark":
+            from orchestration.lib import spark
+
+            return spark.read_arrow(query)
         con = duckdb.connect(str(self.database_path), read_only=True)
         try:
             return con.execute(query).to_arrow_table()

@@ -12,7 +12,9 @@ DEFAULT_DUCKDB = "warehouse/ai_chargeback.duckdb"
 DEFAULT_LANDING = "data/landing"
 PUBLISHED_ENV = "AI_CHARGEBACK_PUBLISHED"
 TARGET_ENV = "AI_CHARGEBACK_TARGET"
-TARGETS = ("duckdb", "postgres")
+TARGETS = ("duckdb", "postgres", "spark")
+SPARK_DIR_ENV = "AI_CHARGEBACK_SPARK_DIR"
+DEFAULT_SPARK_DIR = "warehouse/spark"
 
 
 def _resolve(value: str) -> Path:
@@ -41,9 +43,15 @@ def landing_path() -> Path:
     return _resolve(os.environ.get(LANDING_ENV, DEFAULT_LANDING))
 
 
+def spark_dir() -> Path:
+    """Everything the Spark target keeps (parquet warehouse, Derby metastore, scratch):
+    $AI_CHARGEBACK_SPARK_DIR or warehouse/spark, always absolute."""
+    return _resolve(os.environ.get(SPARK_DIR_ENV, DEFAULT_SPARK_DIR))
+
+
 def warehouse_target() -> str:
-    """The warehouse target: $AI_CHARGEBACK_TARGET (duckdb, the default, or postgres), the same
-    variable that picks the dbt output in profiles.yml."""
+    """The warehouse target: $AI_CHARGEBACK_TARGET (duckdb, the default, postgres or spark), the
+    same variable that picks the dbt output in profiles.yml."""
     target = os.environ.get(TARGET_ENV, "duckdb")
     if target not in TARGETS:
         raise ValueError(f"{TARGET_ENV}={target!r} is not one of {', '.join(TARGETS)}")

@@ -10,7 +10,7 @@ api_keys as (
 final as (
 
     select
-        {{ dbt.hash("api_key_id || '|' || cast(valid_from as varchar)") }} as api_key_version_key,
+        {{ dbt.hash("api_key_id || '|' || cast(valid_from as " ~ dbt.type_string() ~ ")") }} as api_key_version_key,
         api_key_id,
         key_hash,
         key_kind,

@@ -13,9 +13,9 @@ final as (
     select
         {{ dbt.hash(
             "provider_id || '|' || model_id || '|' || service_tier || '|' || processing"
-            ~ " || '|' || cast(effective_from as varchar)"
-            ~ " || '|' || cast(time_of_day_from_second as varchar)"
-            ~ " || '|' || cast(tier_min_input_tokens as varchar)"
+            ~ " || '|' || cast(effective_from as " ~ dbt.type_string() ~ ")"
+            ~ " || '|' || cast(time_of_day_from_second as " ~ dbt.type_string() ~ ")"
+            ~ " || '|' || cast(tier_min_input_tokens as " ~ dbt.type_string() ~ ")"
         ) }} as price_key,
         *
     from price_book

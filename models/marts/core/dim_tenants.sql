@@ -10,7 +10,7 @@ tenants as (
 final as (
 
     select
-        {{ dbt.hash("tenant_id || '|' || cast(valid_from as varchar)") }} as tenant_version_key,
+        {{ dbt.hash("tenant_id || '|' || cast(valid_from as " ~ dbt.type_string() ~ ")") }} as tenant_version_key,
         tenant_id,
         tenant_name,
         cost_center,

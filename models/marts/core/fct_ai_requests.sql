@@ -1,9 +1,9 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
         pre_hook="{{ delete_run_window('request_date') }}",
-        on_schema_change='fail'
+        on_schema_change='fail',
+        **day_partitioned('request_date')
     )
 }}
 

@@ -1,9 +1,9 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
         pre_hook="{{ delete_run_window('attempt_date') }}",
-        on_schema_change='fail'
+        on_schema_change='fail',
+        **day_partitioned('attempt_date')
     )
 }}
 

@@ -4,9 +4,9 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
         pre_hook="{{ delete_run_window('usage_date') }}",
-        on_schema_change='fail'
+        on_schema_change='fail',
+        **day_partitioned('usage_date')
     )
 }}
 
@@ -81,7 +81,7 @@ final as (
 
     select
         {{ dbt.hash(
-            "tenant_id || '|' || cast(usage_date as varchar) || '|' || provider_id"
+            "tenant_id || '|' || cast(usage_date as " ~ dbt.type_string() ~ ") || '|' || provider_id"
             ~ " || '|' || coalesce(model_id, '') || '|' || workload"
         ) }} as chargeback_daily_key,
         *

@@ -35,7 +35,7 @@ attempt_lines as (
         end as line_type,
         coalesce(attempts.model_id, attempts.resolved_model) as model_id,
         coalesce(attempts.workload, '(none)') as workload,
-        cast(null as varchar) as provider_project_id,
+        cast(null as {{ dbt.type_string() }}) as provider_project_id,
         count(*) as quantity,
         'attempts' as quantity_unit,
         sum(coalesce(attempts.input_tokens, attempts.gateway_input_tokens, 0)) as input_tokens,
@@ -57,8 +57,8 @@ remainder_lines as (
         cast({{ dbt.date_trunc('month', 'period_started_at') }} as date) as billing_month,
         provider_id,
         'allocated_remainder' as line_type,
-        cast(null as varchar) as model_id,
-        cast(null as varchar) as workload,
+        cast(null as {{ dbt.type_string() }}) as model_id,
+        cast(null as {{ dbt.type_string() }}) as workload,
         provider_project_id,
         count(*) as quantity,
         'billing periods' as quantity_unit,
@@ -84,7 +84,7 @@ keyed as (
 
     select
         {{ dbt.hash(
-            "tenant_id || '|' || cast(billing_month as varchar) || '|' || provider_id"
+            "tenant_id || '|' || cast(billing_month as " ~ dbt.type_string() ~ ") || '|' || provider_id"
             ~ " || '|' || line_type || '|' || coalesce(model_id, '')"
             ~ " || '|' || coalesce(workload, '') || '|' || coalesce(provider_project_id, '')"
         ) }} as statement_line_key,

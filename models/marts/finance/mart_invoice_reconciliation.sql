@@ -33,8 +33,8 @@ final as (
         -- ids
         {{ dbt.hash(
             "groups.provider_id || '|' || coalesce(groups.provider_project_id, '')"
-            ~ " || '|' || cast(groups.period_started_at as varchar)"
-            ~ " || '|' || cast(groups.period_ended_at as varchar)"
+            ~ " || '|' || cast(groups.period_started_at as " ~ dbt.type_string() ~ ")"
+            ~ " || '|' || cast(groups.period_ended_at as " ~ dbt.type_string() ~ ")"
         ) }} as reconciliation_key,
         groups.provider_id,
         groups.provider_project_id,

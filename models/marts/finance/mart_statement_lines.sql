@@ -172,7 +172,7 @@ adjustment_lines as (
     select
         {{ dbt.hash(
             "compared.adjusts_statement_line_key || '|adjustment|'"
-            ~ " || cast(next_open_months.next_open_month as varchar)"
+            ~ " || cast(next_open_months.next_open_month as " ~ dbt.type_string() ~ ")"
         ) }} as statement_line_key,
         next_open_months.next_open_month as billing_month,
         compared.tenant_id,
@@ -192,7 +192,7 @@ adjustment_lines as (
         compared.amount_exact_usd,
         compared.amount_usd,
         'open' as statement_status,
-        cast(null as varchar) as close_id,
+        cast(null as {{ dbt.type_string() }}) as close_id,
         cast(null as timestamp) as closed_at
     from compared
     inner join next_open_months
@@ -214,9 +214,9 @@ open_lines as (
         live_lines.tenant_id,
         live_lines.provider_id,
         live_lines.line_type,
-        cast(null as varchar) as adjusted_line_type,
+        cast(null as {{ dbt.type_string() }}) as adjusted_line_type,
         cast(null as date) as adjusted_billing_month,
-        cast(null as varchar) as adjusts_statement_line_key,
+        cast(null as {{ dbt.type_string() }}) as adjusts_statement_line_key,
         live_lines.model_id,
         live_lines.workload,
         live_lines.provider_project_id,
@@ -228,7 +228,7 @@ open_lines as (
         live_lines.amount_exact_usd,
         live_lines.amount_usd,
         'open' as statement_status,
-        cast(null as varchar) as close_id,
+        cast(null as {{ dbt.type_string() }}) as close_id,
         cast(null as timestamp) as closed_at
     from live_lines
     left join closed_months

@@ -113,11 +113,11 @@ final as (
 
     select
         {{ dbt.hash(
-            "compared.provider_id || '|' || cast(compared.usage_date as varchar)"
+            "compared.provider_id || '|' || cast(compared.usage_date as " ~ dbt.type_string() ~ ")"
             ~ " || '|' || coalesce(compared.provider_project_id, '')"
             ~ " || '|' || coalesce(compared.provider_key_id, '')"
             ~ " || '|' || coalesce(compared.model, '')"
-            ~ " || '|' || cast(compared.is_batch as varchar) || '|' || compared.service_tier"
+            ~ " || '|' || cast(compared.is_batch as " ~ dbt.type_string() ~ ") || '|' || compared.service_tier"
         ) }} as usage_reconciliation_key,
         compared.*,
         compared.reported_uncached_input_tokens - compared.warehouse_uncached_input_tokens

@@ -55,7 +55,7 @@ final as (
 
     select
         {{ dbt.hash(
-            "cast(grouped.request_date as varchar) || '|' || grouped.route_name"
+            "cast(grouped.request_date as " ~ dbt.type_string() ~ ") || '|' || grouped.route_name"
             ~ " || '|' || grouped.tenant_id || '|' || grouped.expected_model_id"
             ~ " || '|' || grouped.served_model_id"
         ) }} as fallback_drift_key,

@@ -83,7 +83,7 @@ final as (
     select
         {{ dbt.hash(
             "daily.prompt_template_id || '|' || daily.prompt_template_version"
-            ~ " || '|' || cast(daily.request_date as varchar)"
+            ~ " || '|' || cast(daily.request_date as " ~ dbt.type_string() ~ ")"
         ) }} as template_day_key,
         daily.*,
         ordered_versions.version_request_count,

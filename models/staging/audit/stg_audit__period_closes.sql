@@ -4,13 +4,13 @@ with
 source as (
 
     select * from {{ source_or_empty('audit', 'period_closes', {
-        'event_id': 'varchar',
-        'close_id': 'varchar',
+        'event_id': dbt.type_string(),
+        'close_id': dbt.type_string(),
         'billing_month': 'date',
-        'action': 'varchar',
-        'reason': 'varchar',
+        'action': dbt.type_string(),
+        'reason': dbt.type_string(),
         'acted_at': 'timestamp',
-        'acted_by': 'varchar',
+        'acted_by': dbt.type_string(),
         'line_count': 'bigint',
         'amount_exact_usd': money_type(),
         'amount_usd': 'decimal(38, 2)',

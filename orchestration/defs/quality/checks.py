@@ -50,7 +50,7 @@ def _build_check(suite_name: str) -> dg.AssetChecksDefinition:
     )
     def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         """Validate the mart with its suite; downstream assets wait for it to pass."""
-        if warehouse.target_name == "postgres":
+        if warehouse.target_name in ("postgres", "spark"):
             # typed as DuckDB's .df() types them (DECIMAL -> float64): one validation path
             arrow = warehouse.read_arrow(get_spec(suite_name).query)
             frame = duckdb.connect().from_arrow(arrow).df()
