@@ -128,15 +128,21 @@ def _has_relation(query: Callable[[str, list], list[tuple]], schema: str, name: 
 
 @contextmanager
 def _warehouse_query(database: Path | None) -> Iterator[Callable[[str, list], list[tuple]]]:
-    """A read-only query function on the warehouse of the target (DuckDB file or Postgres);
-    the SQL below is written for both (``?`` placeholders)."""
+    """A read-only query function on the warehouse of the target (DuckDB file, Postgres, or the
+    Spark target's parquet read by DuckDB); the SQL below is written for all (``?``
+    placeholders)."""
     if database is None and warehouse_target() == "postgres":
         from orchestration.lib import postgres
 
         with postgres.connection() as pg:
             yield lambda sql, params=(): pg.execute(sql.replace("?", "%s"), params).fetchall()
         return
-    con = duckdb.connect(str(database or warehouse_path()), read_only=True)
+    if database is None and warehouse_target() == "spark":
+        from orchestration.lib import spark
+
+        con = spark.reader()
+    else:
+        con = duckdb.connect(str(database or warehouse_path()), read_only=True)
     try:
         yield lambda sql, params=(): con.execute(sql, params).fetchall()
     finally:

@@ -93,24 +93,24 @@ final as (
         -- FOCUS: billing account and period
         coalesce(
             billing_accounts.billing_account_id, classified.provider_id
-        ) as "BillingAccountId",
+        ) as {{ adapter.quote("BillingAccountId") }},
         coalesce(
             focus_providers.billing_account_name, classified.provider_id
-        ) as "BillingAccountName",
-        'USD' as "BillingCurrency",
-        cast(classified.billing_month as timestamp) as "BillingPeriodStart",
+        ) as {{ adapter.quote("BillingAccountName") }},
+        'USD' as {{ adapter.quote("BillingCurrency") }},
+        cast(classified.billing_month as timestamp) as {{ adapter.quote("BillingPeriodStart") }},
         cast(
             {{ dbt.dateadd('month', 1, 'classified.billing_month') }} as timestamp
-        ) as "BillingPeriodEnd",
+        ) as {{ adapter.quote("BillingPeriodEnd") }},
 
         -- FOCUS: the charge
         case
             when classified.charged_line_type = 'allocated_remainder' then 'Adjustment'
             else 'Usage'
-        end as "ChargeCategory",
+        end as {{ adapter.quote("ChargeCategory") }},
         case
             when classified.line_type = 'adjustment' then 'Correction'
-        end as "ChargeClass",
+        end as {{ adapter.quote("ChargeClass") }},
         case
             when classified.line_type = 'adjustment'
                 then 'Correction of the closed '
@@ -129,23 +129,23 @@ final as (
                 then classified.model_id || ' attempts that could not be priced, '
                 || 'workload ' || classified.workload
             else classified.model_id || ' usage, workload ' || classified.workload
-        end as "ChargeDescription",
-        'Usage-Based' as "ChargeFrequency",
-        cast(classified.charge_month as timestamp) as "ChargePeriodStart",
+        end as {{ adapter.quote("ChargeDescription") }},
+        'Usage-Based' as {{ adapter.quote("ChargeFrequency") }},
+        cast(classified.charge_month as timestamp) as {{ adapter.quote("ChargePeriodStart") }},
         cast(
             {{ dbt.dateadd('month', 1, 'classified.charge_month') }} as timestamp
-        ) as "ChargePeriodEnd",
+        ) as {{ adapter.quote("ChargePeriodEnd") }},
 
         -- FOCUS: cost (exact decimals; rounded: x_BilledCostRounded)
-        classified.amount_exact_usd as "BilledCost",
-        classified.amount_exact_usd as "EffectiveCost",
-        classified.amount_exact_usd as "ContractedCost",
+        classified.amount_exact_usd as {{ adapter.quote("BilledCost") }},
+        classified.amount_exact_usd as {{ adapter.quote("EffectiveCost") }},
+        classified.amount_exact_usd as {{ adapter.quote("ContractedCost") }},
         case
             -- untraced spend has no list price: its list cost is what was billed
             when classified.charged_line_type = 'allocated_remainder'
                 then classified.amount_exact_usd
             else classified.list_cost_usd
-        end as "ListCost",
+        end as {{ adapter.quote("ListCost") }},
 
         -- FOCUS: quantities (tokens; none for the invoice remainder)
         case
@@ -154,71 +154,71 @@ final as (
                     classified.input_tokens + classified.output_tokens
                     as decimal(38, 0)
                 )
-        end as "ConsumedQuantity",
+        end as {{ adapter.quote("ConsumedQuantity") }},
         case
             when classified.charged_line_type <> 'allocated_remainder' then 'Tokens'
-        end as "ConsumedUnit",
+        end as {{ adapter.quote("ConsumedUnit") }},
         case
             when classified.charged_line_type <> 'allocated_remainder'
                 then cast(
                     classified.input_tokens + classified.output_tokens
                     as decimal(38, 0)
                 )
-        end as "PricingQuantity",
+        end as {{ adapter.quote("PricingQuantity") }},
         case
             when classified.charged_line_type <> 'allocated_remainder' then 'Tokens'
-        end as "PricingUnit",
+        end as {{ adapter.quote("PricingUnit") }},
 
         -- FOCUS: who provides, publishes and invoices the service
         coalesce(
             focus_providers.invoice_issuer_name, classified.provider_id
-        ) as "InvoiceIssuerName",
-        coalesce(focus_providers.provider_name, classified.provider_id) as "ProviderName",
-        coalesce(focus_providers.publisher_name, classified.provider_id) as "PublisherName",
-        'AI and Machine Learning' as "ServiceCategory",
-        'Generative AI' as "ServiceSubcategory",
-        coalesce(focus_providers.service_name, classified.provider_id) as "ServiceName",
+        ) as {{ adapter.quote("InvoiceIssuerName") }},
+        coalesce(focus_providers.provider_name, classified.provider_id) as {{ adapter.quote("ProviderName") }},
+        coalesce(focus_providers.publisher_name, classified.provider_id) as {{ adapter.quote("PublisherName") }},
+        'AI and Machine Learning' as {{ adapter.quote("ServiceCategory") }},
+        'Generative AI' as {{ adapter.quote("ServiceSubcategory") }},
+        coalesce(focus_providers.service_name, classified.provider_id) as {{ adapter.quote("ServiceName") }},
 
         -- FOCUS: resource, SKU, sub-account, tags
         case
             when classified.model_id is not null
                 then classified.provider_id || '/' || classified.model_id
-        end as "ResourceId",
-        classified.model_id as "ResourceName",
-        case when classified.model_id is not null then 'Model' end as "ResourceType",
+        end as {{ adapter.quote("ResourceId") }},
+        classified.model_id as {{ adapter.quote("ResourceName") }},
+        case when classified.model_id is not null then 'Model' end as {{ adapter.quote("ResourceType") }},
         case
             when classified.model_id is not null
                 then classified.provider_id || ':' || classified.model_id
-        end as "SkuId",
-        classified.provider_project_id as "SubAccountId",
-        classified.provider_project_id as "SubAccountName",
+        end as {{ adapter.quote("SkuId") }},
+        classified.provider_project_id as {{ adapter.quote("SubAccountId") }},
+        classified.provider_project_id as {{ adapter.quote("SubAccountName") }},
         {{ json_object_text([
             ('tenant', 'classified.tenant_id'),
             ('workload', 'classified.workload'),
             ('cost_center', 'tenants.cost_center'),
             ('business_unit', 'tenants.business_unit'),
-        ]) }} as "Tags",
+        ]) }} as {{ adapter.quote("Tags") }},
 
         -- custom columns
-        classified.tenant_id as "x_TenantId",
-        tenants.tenant_name as "x_TenantName",
-        tenants.cost_center as "x_CostCenter",
-        tenants.business_unit as "x_BusinessUnit",
-        classified.workload as "x_Workload",
-        classified.provider_id as "x_ProviderId",
-        classified.model_id as "x_ModelId",
-        classified.line_type as "x_LineType",
-        classified.adjusted_line_type as "x_AdjustedLineType",
-        classified.adjusts_statement_line_key as "x_AdjustsStatementLineKey",
-        classified.statement_line_key as "x_StatementLineKey",
-        classified.statement_status as "x_StatementStatus",
-        classified.close_id as "x_CloseId",
-        classified.amount_usd as "x_BilledCostRounded",
+        classified.tenant_id as {{ adapter.quote("x_TenantId") }},
+        tenants.tenant_name as {{ adapter.quote("x_TenantName") }},
+        tenants.cost_center as {{ adapter.quote("x_CostCenter") }},
+        tenants.business_unit as {{ adapter.quote("x_BusinessUnit") }},
+        classified.workload as {{ adapter.quote("x_Workload") }},
+        classified.provider_id as {{ adapter.quote("x_ProviderId") }},
+        classified.model_id as {{ adapter.quote("x_ModelId") }},
+        classified.line_type as {{ adapter.quote("x_LineType") }},
+        classified.adjusted_line_type as {{ adapter.quote("x_AdjustedLineType") }},
+        classified.adjusts_statement_line_key as {{ adapter.quote("x_AdjustsStatementLineKey") }},
+        classified.statement_line_key as {{ adapter.quote("x_StatementLineKey") }},
+        classified.statement_status as {{ adapter.quote("x_StatementStatus") }},
+        classified.close_id as {{ adapter.quote("x_CloseId") }},
+        classified.amount_usd as {{ adapter.quote("x_BilledCostRounded") }},
         case
             when classified.quantity_unit = 'attempts' then classified.quantity
-        end as "x_Attempts",
-        classified.input_tokens as "x_InputTokens",
-        classified.output_tokens as "x_OutputTokens"
+        end as {{ adapter.quote("x_Attempts") }},
+        classified.input_tokens as {{ adapter.quote("x_InputTokens") }},
+        classified.output_tokens as {{ adapter.quote("x_OutputTokens") }}
 
     from classified
     left join tenants

@@ -27,10 +27,10 @@ daily as (
         count(*) as request_count,
         sum(input_tokens) as input_tokens,
         sum(output_tokens) as output_tokens,
-        cast(avg(input_tokens) as double precision) as input_tokens_mean,
+        cast(avg(input_tokens) as {{ double_type() }}) as input_tokens_mean,
         {{ percentile('input_tokens', 0.5) }} as input_tokens_p50,
         {{ percentile('input_tokens', 0.95) }} as input_tokens_p95,
-        cast(avg(output_tokens) as double precision) as output_tokens_mean,
+        cast(avg(output_tokens) as {{ double_type() }}) as output_tokens_mean,
         {{ percentile('output_tokens', 0.5) }} as output_tokens_p50,
         {{ percentile('output_tokens', 0.95) }} as output_tokens_p95
     from served
@@ -46,9 +46,9 @@ versions as (
         count(*) as version_request_count,
         min(request_date) as version_first_date,
         max(request_date) as version_last_date,
-        cast(avg(input_tokens) as double precision)
+        cast(avg(input_tokens) as {{ double_type() }})
             as version_input_tokens_mean,
-        cast(avg(output_tokens) as double precision)
+        cast(avg(output_tokens) as {{ double_type() }})
             as version_output_tokens_mean
     from served
     group by 1, 2
