@@ -4,12 +4,15 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.installed-spark
 # The BI tool (Superset) has its own virtualenv: its pins clash with Dagster's SQLAlchemy.
 BI_VENV := .venv-bi
 BI_STAMP := $(BI_VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export AI_CHARGEBACK_DUCKDB ?= $(CURDIR)/warehouse/ai_chargeback.duckdb
 export AI_CHARGEBACK_LANDING ?= $(CURDIR)/data/landing
+# the Spark target's state (parquet warehouse, Derby metastore): an absolute path
+export AI_CHARGEBACK_SPARK_DIR ?= $(CURDIR)/warehouse/spark
 export DBT_PROFILES_DIR := $(CURDIR)
 
 DEMO_DAYS ?= 30
@@ -18,8 +21,8 @@ DEMO_REQUESTS_PER_DAY ?= 1500
 DEMO_SEED ?= 42
 DEMO_START ?= 2026-11-01
 
-.PHONY: demo test install lint parse clean docs ui system-deps postgres postgres-stop bench \
-	bi bi-stop bi-install
+.PHONY: demo test test-spark install install-spark lint parse clean docs ui system-deps \
+	postgres postgres-stop bench bi bi-stop bi-install
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +40,14 @@ $(BI_STAMP): bi/requirements.txt bi/requirements.lock
 
 bi-install: $(BI_STAMP)
 
+# The Spark target's optional dependencies (dbt-spark, pyspark): tests and `make test-spark`,
+# not `make demo`.
+$(SPARK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
+
+install-spark: $(SPARK_STAMP)
+
 parse: $(STAMP)
 	$(BIN)/dbt parse --quiet
 
@@ -48,16 +59,22 @@ demo: $(STAMP)
 		--start $(DEMO_START) --out $(AI_CHARGEBACK_LANDING)
 	$(BIN)/ai-chargeback run
 
-# System packages the tests use: headless Chromium (statement screenshots). PostgreSQL is
-# installed and started by the Postgres tests themselves (scripts/postgres.sh).
+# System packages the tests use: headless Chromium (statement screenshots) and a Java runtime
+# (the Spark target). PostgreSQL is installed and started by the Postgres tests themselves
+# (scripts/postgres.sh).
 system-deps:
 	scripts/install_system_deps.sh
 
-test: $(STAMP) $(BI_STAMP) system-deps
+test: $(SPARK_STAMP) $(BI_STAMP) system-deps
 	mkdir -p $(DAGSTER_HOME)
 	$(BIN)/ruff check .
 	$(BIN)/dbt parse --quiet
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+# The Spark leg alone (it is part of `make test` too): the DuckDB run and the same landing files
+# through the whole Dagster job on in-process Spark, compared row by row.
+test-spark: $(SPARK_STAMP) system-deps
+	$(BIN)/python -m pytest tests/test_spark.py
 
 # A local PostgreSQL (own cluster in .postgres/, 127.0.0.1:$${AI_CHARGEBACK_PG_PORT:-55432})
 postgres:
@@ -97,4 +114,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
+<<<<<<< HEAD
 	rm -rf warehouse data/landing target logs .dagster .superset
+=======
+	rm -rf warehouse data/landing target logs .dagster spark-warehouse metastore_db
+>>>>>>> d591d62 (Spark leg of make test: the Dagster job on in-process Spark compared with DuckDB row by row, money types, day partitions; Java in system deps)

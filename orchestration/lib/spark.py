@@ -55,9 +55,7 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, query: str, folder: Path) -> 
     """Replace ``folder`` with one parquet file of the query (JSON columns as text)."""
     folder.mkdir(parents=True, exist_ok=True)
     temporary = folder / "part-00000.parquet.tmp"
-    con.execute(
-        f"copy ({query}) to '{temporary.as_posix()}' (format parquet, compression zstd)"
-    )
+    con.execute(f"copy ({query}) to '{temporary.as_posix()}' (format parquet, compression zstd)")
     for stale in folder.glob("*.parquet"):
         stale.unlink()
     temporary.replace(folder / "part-00000.parquet")
@@ -88,7 +86,9 @@ def load_source(
     con = loader.connect(_state_path())
     try:
         report = loader.load_source(con, spec, landing_root, dates=dates)
-        _write_parquet(con, _select_as_text_json(con, f"{RAW}.{spec.table}"), raw_dir() / spec.table)
+        _write_parquet(
+            con, _select_as_text_json(con, f"{RAW}.{spec.table}"), raw_dir() / spec.table
+        )
         for table in AUDIT_TABLES:
             _write_parquet(con, f"select * from {AUDIT}.{table}", audit_dir() / table)
         table_rows = con.execute(f"select count(*) from {RAW}.{spec.table}").fetchone()[0]
