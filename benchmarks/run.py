@@ -14,7 +14,10 @@ subprocess (wall time, user+sys CPU of the process tree, peak RSS of the process
 3. ``per-row``: per-row Python pricing (genai_prices.calc_price per attempt, pandas joins) on the
    full set, or on the first days when the full set would not finish in BENCH_PER_ROW_TIMEOUT;
 4. ``daily``: run_day of the last landing date after the full build (that day's files arrive
-   again), which must leave the marts' totals unchanged.
+   again), which must leave the marts' totals unchanged;
+5. ``pipeline_spark`` (only with BENCH_SPARK=1 and the spark extra, `make install-spark`): the
+   same Dagster run_all on the Spark target (in-process Spark, AI_CHARGEBACK_TARGET=spark); its
+   per-tenant monthly totals must equal the DuckDB marts exactly.
 
 It writes benchmarks/results/<time>-<scale>.json and prints a Markdown table of every scale
 that has results (the latest run of each), with the log-log slope of time vs attempts.
@@ -56,6 +59,7 @@ PER_ROW_SUBSET_DAYS = int(os.environ.get("BENCH_PER_ROW_SUBSET_DAYS", "3"))
 # Above this many attempts the full per-row run is not even tried (~13k calc_price calls/s
 # plus the Python decode cannot finish 10M attempts in BENCH_PER_ROW_TIMEOUT).
 PER_ROW_FULL_MAX_ATTEMPTS = int(os.environ.get("BENCH_PER_ROW_FULL_MAX", "3000000"))
+SPARK_LEG = os.environ.get("BENCH_SPARK", "") == "1"
 _POLL_S = 0.2
 _MIB = 1024 * 1024
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -404,6 +408,26 @@ def _measure_steps(
     checks["baseline_equals_marts"] = _totals_diff(baseline.output["totals"], marts) == []
     checks["baseline_vs_marts_diff"] = _totals_diff(baseline.output["totals"], marts)
 
+    if SPARK_LEG:
+        print("pipeline on Spark (Dagster run_all, AI_CHARGEBACK_TARGET=spark) ...")
+        spark_dir = work / "spark"
+        shutil.rmtree(spark_dir, ignore_errors=True)
+        spark_env = {
+            **env,
+            "AI_CHARGEBACK_TARGET": "spark",
+            "AI_CHARGEBACK_SPARK_DIR": str(spark_dir),
+        }
+        on_spark = _require(
+            measure("pipeline", [], env=spark_env, log=logs / "pipeline_spark.log"),
+            "pipeline_spark",
+        )
+        steps["pipeline_spark"] = on_spark.as_json()
+        spark_totals = _require(
+            measure("totals", [], env=spark_env, log=logs / "totals_spark.log"), "totals"
+        ).output["totals"]
+        checks["spark_equals_duckdb"] = _totals_diff(spark_totals, marts) == []
+        checks["spark_vs_duckdb_diff"] = _totals_diff(spark_totals, marts)
+
     print("per-row Python pricing ...")
     per_row: Measured | None = None
     if attempts <= PER_ROW_FULL_MAX_ATTEMPTS:
@@ -475,6 +499,11 @@ def ratios(document: dict) -> dict:
         if sql_pricing
         else None,
         "daily_over_full_wall": round(daily["wall_s"] / pipeline["wall_s"], 3),
+        "spark_over_duckdb_pipeline_wall": round(
+            steps["pipeline_spark"]["wall_s"] / pipeline["wall_s"], 2
+        )
+        if "pipeline_spark" in steps
+        else None,
         "pipeline_peak_rss_mib": pipeline["peak_rss_tree_mib"],
         "baseline_peak_rss_mib": baseline["peak_rss_tree_mib"],
     }

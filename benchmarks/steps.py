@@ -34,10 +34,16 @@ def _decimal_text(value: Decimal | None) -> str:
 
 
 def marts_totals(database: Path) -> list[TotalsRow]:
-    """Sum of fct_ai_requests.effective_cost_usd per tenant and month, exact (Decimal)."""
+    """Sum of fct_ai_requests.effective_cost_usd per tenant and month, exact (Decimal), from the
+    DuckDB file or, with AI_CHARGEBACK_TARGET=spark, from the Spark target."""
     import duckdb
 
-    con = duckdb.connect(str(database), read_only=True)
+    if os.environ.get("AI_CHARGEBACK_TARGET") == "spark":
+        from orchestration.lib import spark
+
+        con = spark.reader()  # the Spark target's parquet marts
+    else:
+        con = duckdb.connect(str(database), read_only=True)
     try:
         rows = con.execute(
             """
