@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from ai_chargeback.pipeline import prepare_dbt_manifest
 from orchestration.lib import spark
 from orchestration.lib.paths import PROJECT_ROOT
 from tests.conftest import PipelineRun
@@ -97,6 +98,8 @@ def spark_run(
         timeout=1500,
     )
     seconds = time.time() - started
+    run_results, expected_nodes = _run_results_since(started), _buildable_nodes()
+    prepare_dbt_manifest()  # the manifest of this process's target again, for the tests after
     previous = os.environ.get("AI_CHARGEBACK_SPARK_DIR")
     os.environ["AI_CHARGEBACK_SPARK_DIR"] = str(spark_dir)
     try:
@@ -105,8 +108,8 @@ def spark_run(
             exports=exports,
             duckdb_run=pipeline_run,
             completed=completed,
-            run_results=_run_results_since(started),
-            expected_nodes=_buildable_nodes(),
+            run_results=run_results,
+            expected_nodes=expected_nodes,
             seconds=seconds,
         )
     finally:
