@@ -114,8 +114,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 clean:
-<<<<<<< HEAD
-	rm -rf warehouse data/landing target logs .dagster .superset
-=======
-	rm -rf warehouse data/landing target logs .dagster spark-warehouse metastore_db
->>>>>>> d591d62 (Spark leg of make test: the Dagster job on in-process Spark compared with DuckDB row by row, money types, day partitions; Java in system deps)
+	rm -rf warehouse data/landing target logs .dagster .superset spark-warehouse metastore_db
