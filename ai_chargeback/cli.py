@@ -166,6 +166,11 @@ def _print_published() -> None:
     if warehouse_target() == "postgres":
         console.print("readers: schema marts in PostgreSQL (docs/postgres.md for the roles)")
         return
+    if warehouse_target() == "spark":
+        from orchestration.lib import spark
+
+        console.print(f"readers: the parquet tables under {spark.warehouse_dir()}", soft_wrap=True)
+        return
     if published_path().exists():
         console.print("published for readers (the checked marts, README: For analysts):")
         console.print(f"  {published_path()}", soft_wrap=True)

@@ -149,6 +149,7 @@ def test_the_dagster_job_on_spark_passes_every_dbt_test_and_expectation_suite(
     missing = spark_run.expected_nodes - {r["unique_id"] for r in spark_run.run_results}
     assert missing == set()
     assert (spark_run.exports / "chargeback_statement_lines.parquet").exists()
+    assert "readers: the parquet tables under" in spark_run.completed.stdout
 
 
 @pytest.mark.parametrize("mart", COMPARED_MARTS)

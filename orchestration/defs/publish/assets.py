@@ -32,6 +32,17 @@ def published_marts(warehouse: WarehouseResource) -> dg.MaterializeResult:
                 "readers": f"read schema {PUBLISHED_SCHEMA} directly (docs/postgres.md roles)",
             }
         )
+    if warehouse.target_name == "spark":
+        # The marts are parquet files that any number of readers open at once (Spark SQL or a
+        # Thrift server over the metastore, DuckDB's read_parquet): nothing to copy.
+        from orchestration.lib import spark
+
+        return dg.MaterializeResult(
+            metadata={
+                "target": "spark",
+                "readers": f"read the parquet tables under {spark.warehouse_dir()}",
+            }
+        )
     snapshot = publish_snapshot(warehouse.database_path, published_path())
     return dg.MaterializeResult(
         metadata={
