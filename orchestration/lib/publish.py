@@ -18,6 +18,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib import loader
+
 PUBLISHED_SCHEMA = "marts"
 # The storage format of the snapshot: readable by DuckDB >= 0.10 clients (DBeaver's JDBC driver,
 # older CLIs) as well as 2.0; a file written with 2.0's default format is not (DESIGN.md).
@@ -50,6 +52,10 @@ def publish_snapshot(warehouse: Path, published: Path) -> Snapshot:
     for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
         leftover.unlink(missing_ok=True)
     con = duckdb.connect()
+    # the warehouse writers' memory ceiling (DuckDB's default is 80 % of the machine, and this
+    # step runs in the same process as the loaders and the checks)
+    memory_limit = os.environ.get(loader.MEMORY_LIMIT_ENV, loader.DEFAULT_MEMORY_LIMIT)
+    con.execute(f"set memory_limit = '{memory_limit.replace(chr(39), chr(39) * 2)}'")
     try:
         con.execute(f"attach {_quoted_path(warehouse)} as wh (read_only)")
         tables = [
