@@ -16,8 +16,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from orchestration.lib import loader
 
 PUBLISHED_SCHEMA = "marts"
@@ -51,11 +49,9 @@ def publish_snapshot(warehouse: Path, published: Path) -> Snapshot:
     temporary = published.with_name(f".{published.name}.{os.getpid()}.tmp")
     for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
         leftover.unlink(missing_ok=True)
-    con = duckdb.connect()
-    # the warehouse writers' memory ceiling (DuckDB's default is 80 % of the machine, and this
-    # step runs in the same process as the loaders and the checks)
-    memory_limit = os.environ.get(loader.MEMORY_LIMIT_ENV, loader.DEFAULT_MEMORY_LIMIT)
-    con.execute(f"set memory_limit = '{memory_limit.replace(chr(39), chr(39) * 2)}'")
+    # an in-memory session with the writers' settings: their memory ceiling (this step runs in
+    # the same process as the loaders and the checks) and UTC
+    con = loader.connect(":memory:")
     try:
         con.execute(f"attach {_quoted_path(warehouse)} as wh (read_only)")
         tables = [
