@@ -140,12 +140,18 @@ def file_context(context_dir: Path | None = None) -> Iterator[AbstractDataContex
 # --- validation ----------------------------------------------------------------------------
 
 
-def query_mart(con: duckdb.DuckDBPyConnection, suite_name: str) -> pd.DataFrame:
-    """Run the suite's SQL on the warehouse (derived check columns computed in DuckDB)."""
+def query_mart(
+    con: duckdb.DuckDBPyConnection,
+    suite_name: str,
+    *,
+    window: tuple[dt.date, dt.date] | None = None,
+) -> pd.DataFrame:
+    """Run the suite's SQL on the warehouse (derived check columns computed in DuckDB); with a
+    window, only the rows a daily run wrote to a day-partitioned fact (`SuiteSpec.query_for`)."""
     spec = get_spec(suite_name)
     cursor = con.cursor()  # own result set: never disturbs the caller's pending results
     try:
-        return cursor.execute(spec.query).df()
+        return cursor.execute(spec.query_for(window)).df()
     except duckdb.Error as error:
         raise RuntimeError(f"suite {spec.name}: reading {spec.mart} failed: {error}") from error
     finally:
@@ -158,9 +164,10 @@ def validate_mart(
     *,
     thresholds: Thresholds | None = None,
     context: AbstractDataContext | None = None,
+    window: tuple[dt.date, dt.date] | None = None,
 ) -> SuiteResult:
-    """Read the mart through its suite's SQL and validate it."""
-    frame = query_mart(con, suite_name)
+    """Read the mart (or a daily run's window of it) through its suite's SQL and validate it."""
+    frame = query_mart(con, suite_name, window=window)
     return validate_dataframe(frame, suite_name, thresholds=thresholds, context=context)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
+from datetime import date
 
 import great_expectations as gx
 from great_expectations.expectations import Expectation
@@ -70,7 +71,13 @@ THRESHOLD_ENV_VARS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class SuiteSpec:
-    """A guarded mart: its query, key columns and a builder for its expectations."""
+    """A guarded mart: its query, key columns and a builder for its expectations.
+
+    ``window_column`` is set on the day-partitioned (incremental) facts: a daily run writes
+    only the rows of its window there, so its check validates those rows (plus the rows
+    ``window_keep`` names: the representative rows of group shares computed over whole
+    groups). Table marts are rebuilt whole on every run and always validated whole.
+    """
 
     name: str
     mart: str
@@ -78,6 +85,23 @@ class SuiteSpec:
     key_columns: tuple[str, ...]
     query: str
     expectations: Callable[[Thresholds], list[Expectation]]
+    window_column: str | None = None
+    window_keep: str | None = None
+
+    def query_for(self, window: tuple[date, date] | None = None) -> str:
+        """The suite's SQL, narrowed to ``[start, end)`` of ``window_column`` when both are
+        given; every row otherwise."""
+        if window is None or self.window_column is None:
+            return self.query
+        start, end = window
+        if start >= end:
+            raise ValueError(f"suite {self.name}: empty window {start} .. {end}")
+        keep = f"\n    or ({self.window_keep})" if self.window_keep else ""
+        return (
+            f"select * from (\n{self.query}\n) as suite_rows\n"
+            f"where ({self.window_column} >= cast('{start.isoformat()}' as date)\n"
+            f"    and {self.window_column} < cast('{end.isoformat()}' as date)){keep}\n"
+        )
 
 
 def _select(columns: Iterable[str], *, table: str = "") -> str:
@@ -879,6 +903,7 @@ SUITES: dict[str, SuiteSpec] = {
             key_columns=("attempt_id",),
             query=FCT_GATEWAY_ATTEMPTS_SQL,
             expectations=_fct_gateway_attempts,
+            window_column="attempt_date",
         ),
         SuiteSpec(
             name="fct_ai_requests",
@@ -887,6 +912,9 @@ SUITES: dict[str, SuiteSpec] = {
             key_columns=("request_id",),
             query=FCT_AI_REQUESTS_SQL,
             expectations=_fct_ai_requests,
+            window_column="request_date",
+            # the month's unpriced share is computed over the whole month in the query
+            window_keep="month_unpriced_request_share is not null",
         ),
         SuiteSpec(
             name="fct_token_disagreements",

@@ -645,6 +645,64 @@ def test_unpriced_request_share_over_the_threshold_fails(
     assert row["month_unpriced_request_share"] == pytest.approx(4 / 41)
 
 
+def test_a_daily_window_validates_only_the_rows_it_wrote_in_the_day_partitioned_facts(
+    healthy: duckdb.DuckDBPyConnection,
+) -> None:
+    # a bad attempt on a day outside the window: a daily run did not write it
+    healthy.execute(
+        "update marts.fct_gateway_attempts set provider_output_tokens = -7, "
+        "attempt_date = date '2026-10-30' where attempt_id = 'a2'"
+    )
+    window = (DAY, date(2026, 11, 3))
+    all_rows = query_mart(healthy, "fct_gateway_attempts")
+
+    inside = validate_mart(healthy, "fct_gateway_attempts", window=window)
+    everything = validate_mart(healthy, "fct_gateway_attempts")
+
+    assert inside.success, inside.failed_expectation_types
+    assert inside.row_count == len(all_rows) - 1
+    assert _only_failure(everything)["sample_rows"] == [
+        {"attempt_id": "a2", "provider_output_tokens": -7}
+    ]
+    # in the window, the same row fails
+    healthy.execute(
+        "update marts.fct_gateway_attempts set attempt_date = ? where attempt_id = 'a2'", [DAY]
+    )
+    assert (
+        _only_failure(validate_mart(healthy, "fct_gateway_attempts", window=window))["column"]
+        == "provider_output_tokens"
+    )
+
+
+def test_a_daily_window_keeps_the_month_share_computed_over_the_whole_month(
+    healthy: duckdb.DuckDBPyConnection,
+) -> None:
+    # three unpriced requests of the month, none of them (nor the month's representative row)
+    # in the window: the month's share is still checked, over the whole month
+    healthy.execute(
+        "update marts.fct_ai_requests set pricing_status = 'unpriced', "
+        "list_cost_usd = null, effective_cost_usd = null "
+        "where request_id in ('r01', 'r02', 'r03')"
+    )
+    window = (date(2026, 11, 20), date(2026, 11, 21))
+
+    windowed = query_mart(healthy, "fct_ai_requests", window=window)
+    failed = _only_failure(validate_mart(healthy, "fct_ai_requests", window=window))
+
+    assert len(windowed) == 1  # no request of the month in the window: only the share's row
+    assert failed["column"] == "month_unpriced_request_share"
+    [row] = failed["sample_rows"]
+    assert (row["month_request_count"], row["month_unpriced_request_count"]) == (41, 4)
+
+
+def test_table_marts_ignore_a_window_and_an_empty_window_is_refused() -> None:
+    monthly = SUITES["mart_chargeback_monthly"]
+    assert monthly.window_column is None
+    assert monthly.query_for((DAY, date(2026, 11, 3))) == monthly.query
+    with pytest.raises(ValueError, match="empty window"):
+        SUITES["fct_ai_requests"].query_for((DAY, DAY))
+
+
 def test_token_disagreement_rate_over_the_threshold_fails(
     healthy: duckdb.DuckDBPyConnection,
 ) -> None:

@@ -73,6 +73,46 @@ def _attribution(warehouse: Path, request_ids: list[str]) -> dict[str, tuple[str
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
+def _assert_last_run_validated_its_window(
+    result: dg.ExecuteInProcessResult, warehouse: Path, day: date
+) -> None:
+    """A daily run's GE checks read the window dbt rebuilt in the day-partitioned facts (the
+    partition and the lookback days) and every row of the table marts."""
+    start, end = day - timedelta(days=2), day + timedelta(days=1)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for mart, column, extra in (
+            ("fct_gateway_attempts", "attempt_date", ""),
+            # plus the representative row of each month (its unpriced share)
+            (
+                "fct_ai_requests",
+                "request_date",
+                " or request_id in (select min(request_id) from marts.fct_ai_requests "
+                "group by date_trunc('month', request_date))",
+            ),
+        ):
+            evaluation = evaluations[f"great_expectations_{mart}"]
+            expected = con.execute(
+                f"select count(*) from marts.{mart} where ({column} >= ? and {column} < ?)" + extra,
+                [start, end],
+            ).fetchone()[0]
+            total = con.execute(f"select count(*) from marts.{mart}").fetchone()[0]
+            assert evaluation.passed, mart
+            assert evaluation.metadata["rows_validated"].value == expected, mart
+            # (here the window spans the whole 3-day history; the narrowing itself is tested on
+            # a hand-made mart in test_expectations.py)
+            assert 0 < expected <= total, (mart, expected, total)
+            assert f"{start.isoformat()} .. {end.isoformat()}" in str(
+                evaluation.metadata["validated_scope"].value
+            )
+        monthly = evaluations["great_expectations_mart_chargeback_monthly"]
+        assert monthly.metadata["validated_scope"].value == "every row"
+        assert (
+            monthly.metadata["rows_validated"].value
+            == con.execute("select count(*) from marts.mart_chargeback_monthly").fetchone()[0]
+        )
+
+
 def test_daily_runs_equal_a_full_refresh_and_late_app_requests_reattribute(
     landing: Path, warehouse_env: Path, tmp_path: Path
 ) -> None:
@@ -97,6 +137,7 @@ def test_daily_runs_equal_a_full_refresh_and_late_app_requests_reattribute(
             ]
             # the app log has not arrived yet: the request is attributed by key or not at all
             assert all(before[k][1] != "app_request" for k in on_day_one if k in before)
+    _assert_last_run_validated_its_window(result, warehouse_env, day)
     after = _attribution(warehouse_env, ids)
     assert {k: after[k] for k in ids} == {
         k: (r["tenant_id"], "app_request") for k, r in late_on_first_days.items()

@@ -13,8 +13,7 @@ all_assets_job = dg.define_asset_job(
 checks_and_reports_job = dg.define_asset_job(
     name="checks_and_reports",
     selection=(
-        dg.AssetSelection.checks(*great_expectations_checks)
-        | dg.AssetSelection.groups("reports")
+        dg.AssetSelection.checks(*great_expectations_checks) | dg.AssetSelection.groups("reports")
     ),
     description="Re-validate the marts (Great Expectations), re-write the reports and re-publish "
     "the readers' snapshot, without rebuilding the marts.",

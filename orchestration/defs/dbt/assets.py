@@ -6,7 +6,8 @@ day-partitioned incremental facts rebuild that window only; `full_refresh` rebui
 """
 
 import json
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import date, timedelta
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
@@ -19,6 +20,7 @@ dbt_project = DbtProject(project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT)
 dbt_project.prepare_if_dev()
 
 DEFAULT_LOOKBACK_DAYS = 2
+DBT_OP_NAME = "ai_chargeback_dbt_assets"
 
 
 class DbtBuildConfig(dg.Config):
@@ -28,18 +30,29 @@ class DbtBuildConfig(dg.Config):
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
 
 
+def rebuilt_window(partitions: dg.TimeWindow, lookback_days: int) -> tuple[date, date]:
+    """The days ``[start, end)`` a partitioned run rebuilds in the day-partitioned facts: its
+    partition range widened back by ``lookback_days``."""
+    return (partitions.start - timedelta(days=lookback_days)).date(), partitions.end.date()
+
+
+def dbt_build_config_of_run(run_config: Mapping) -> DbtBuildConfig:
+    """The dbt asset's config in a run's config (its defaults when the run sets none)."""
+    ops = run_config.get("ops") or {}
+    op_config = (ops.get(DBT_OP_NAME) or {}).get("config") or {}
+    return DbtBuildConfig(**op_config)
+
+
 def dbt_build_args(context: dg.AssetExecutionContext, config: DbtBuildConfig) -> list[str]:
     """`dbt build` arguments for this run: the window vars, or a full refresh."""
     args = ["build"]
     if config.full_refresh:
         return [*args, "--full-refresh"]
     if context.has_partition_key_range:
-        window = context.partition_time_window
+        start, end = rebuilt_window(context.partition_time_window, config.lookback_days)
         variables = {
-            "run_window_start": (window.start - timedelta(days=config.lookback_days))
-            .date()
-            .isoformat(),
-            "run_window_end": window.end.date().isoformat(),
+            "run_window_start": start.isoformat(),
+            "run_window_end": end.isoformat(),
             "lookback_days": config.lookback_days,
         }
         args += ["--vars", json.dumps(variables)]

@@ -3,15 +3,22 @@
 A failing suite stops every downstream asset of the run (exports, statements, the published
 snapshot): bad data never reaches a chargeback. The check's metadata names each failed
 expectation and carries sample offending rows.
+
+On a daily (partitioned, not full-refresh) run the day-partitioned facts hold new rows only in
+the window dbt rebuilt (the partitions plus the lookback days); their suites validate that
+window, the rows the run wrote. Every other mart is rebuilt whole and validated whole, and a
+full refresh validates every row of every mart.
 """
 
 import json
+from datetime import date
 
 import dagster as dg
 import duckdb
 
 from expectations.runner import SuiteResult, validate_dataframe, validate_mart
 from expectations.suites import SUITES, get_spec
+from orchestration.defs.dbt.assets import dbt_build_config_of_run, rebuilt_window
 from orchestration.defs.resources import WarehouseResource
 
 _MAX_METADATA_CHARS = 20_000
@@ -23,15 +30,34 @@ def mart_asset_key(suite_name: str) -> dg.AssetKey:
     return dg.AssetKey([schema, table])
 
 
-def check_result(result: SuiteResult) -> dg.AssetCheckResult:
+def validated_window(context: dg.AssetCheckExecutionContext) -> tuple[date, date] | None:
+    """The days a daily run rebuilt (what its dbt asset passed as the run window), or None on a
+    full refresh or an unpartitioned run: then every row is validated."""
+    if not context.has_partition_key_range:
+        return None
+    config = dbt_build_config_of_run(context.run.run_config)
+    if config.full_refresh:
+        return None
+    return rebuilt_window(context.partition_time_window, config.lookback_days)
+
+
+def check_result(
+    result: SuiteResult, window: tuple[date, date] | None = None
+) -> dg.AssetCheckResult:
     """A Dagster check result from a suite result (metadata: failures and sample rows)."""
     failures = json.dumps(result.failed_expectations, default=str, indent=1)
+    scope = (
+        f"the rows of {window[0].isoformat()} .. {window[1].isoformat()} (exclusive) this run wrote"
+        if window is not None
+        else "every row"
+    )
     return dg.AssetCheckResult(
         passed=result.success,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "suite": result.suite_name,
             "rows_validated": result.row_count,
+            "validated_scope": scope,
             "expectations_evaluated": result.evaluated_expectations,
             "failed_expectations": dg.MetadataValue.json(result.failed_expectation_types),
             "failures_with_sample_rows": dg.MetadataValue.md(
@@ -48,16 +74,20 @@ def _build_check(suite_name: str) -> dg.AssetChecksDefinition:
         blocking=True,
         description=f"Great Expectations suite '{suite_name}' ({get_spec(suite_name).grain}).",
     )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    def _check(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> dg.AssetCheckResult:
         """Validate the mart with its suite; downstream assets wait for it to pass."""
+        spec = get_spec(suite_name)
+        window = validated_window(context) if spec.window_column is not None else None
         if warehouse.target_name in ("postgres", "spark"):
             # typed as DuckDB's .df() types them (DECIMAL -> float64): one validation path
-            arrow = warehouse.read_arrow(get_spec(suite_name).query)
+            arrow = warehouse.read_arrow(spec.query_for(window))
             frame = duckdb.connect().from_arrow(arrow).df()
-            return check_result(validate_dataframe(frame, suite_name))
+            return check_result(validate_dataframe(frame, suite_name), window)
         con = duckdb.connect(str(warehouse.database_path), read_only=True)
         try:
-            return check_result(validate_mart(con, suite_name))
+            return check_result(validate_mart(con, suite_name, window=window), window)
         finally:
             con.close()
 
