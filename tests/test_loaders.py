@@ -296,3 +296,40 @@ def test_a_file_no_loader_understands_is_quarantined_not_ignored(tmp_path: Path,
 
     assert report.rows_quarantined == 1
     assert _quarantine(con, "provider_costs") == [(None, "no loader for file name")]
+
+
+def _loaded_rows(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    columns = [
+        name
+        for (name,) in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema || '.' || table_name = ? and column_name <> '_loaded_at' "
+            "and column_name <> 'loaded_at' order by ordinal_position",
+            [table],
+        ).fetchall()
+    ]
+    select = ", ".join(f'cast("{c}" as varchar)' for c in columns)
+    return con.execute(f"select {select} from {table} order by all").fetchall()
+
+
+def test_batches_of_files_load_exactly_what_one_file_at_a_time_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ai_chargeback.generator import generate
+
+    landing = tmp_path / "landing"
+    generate(
+        landing, days=2, tenants=3, requests_per_day=120, seed=5, start=datetime(2026, 11, 2).date()
+    )
+    results = {}
+    for label, max_files in (("one_by_one", 1), ("batched", 7)):
+        monkeypatch.setattr(loader, "_BATCH_MAX_FILES", max_files)
+        with loader.connect(tmp_path / f"{label}.duckdb") as con:
+            reports = loader.load_all(con, landing)
+            tables = [f"raw.{name}" for name in SOURCES] + ["audit.quarantine"]
+            results[label] = {t: _loaded_rows(con, t) for t in tables}
+            results[label]["audit.load_manifest"] = _loaded_rows(con, "audit.load_manifest")
+            assert sum(r.files_loaded for r in reports.values()) > 7 * 3
+    assert results["batched"]["audit.quarantine"], "the generator seeds bad records"
+    for table, rows in results["one_by_one"].items():
+        assert results["batched"][table] == rows, table

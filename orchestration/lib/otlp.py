@@ -78,7 +78,8 @@ def _attribute(attributes: str, keys: str, candidate: AttributeCandidate) -> str
 
 
 def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | None = None) -> str:
-    """SQL over ``_batch`` (``_line_number``, ``_raw_text``, ``_pre_reason``): one row per span."""
+    """SQL over ``_batch`` (``_file_index``, ``_line_number``, ``_raw_text``, ``_pre_reason``):
+    one row per span (or per bad line), keyed by file index and line."""
     candidates = candidates if candidates is not None else load_attribute_map()
     mapped_keys = sorted({c.attribute_key for c in candidates})
     keys_list = "[" + ", ".join(_quote(k) for k in mapped_keys) + "]"
@@ -116,6 +117,7 @@ def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | No
     return f"""
     with lines as (
         select
+            _file_index,
             _line_number,
             _raw_text,
             coalesce(
@@ -126,6 +128,7 @@ def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | No
     ),
     decoded as (
         select
+            _file_index,
             _line_number,
             _pre_reason,
             _raw_text,
@@ -138,6 +141,7 @@ def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | No
         -- A line that cannot be decoded may carry message contents: keep only its start, and
         -- of a span only what precedes its first attribute key (ids, name, kind, times).
         select
+            _file_index,
             _line_number,
             coalesce(_pre_reason, 'OTLP export line has no resourceSpans[].scopeSpans[].spans[]')
                 as _pre_reason,
@@ -154,6 +158,7 @@ def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | No
     ),
     resource_spans as (
         select
+            _file_index,
             _line_number,
             unnest(request.resourceSpans) as resource_span
         from decoded
@@ -161,6 +166,7 @@ def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | No
     ),
     scope_spans as (
         select
+            _file_index,
             _line_number,
             resource_span.resource.attributes as resource_attributes,
             unnest(resource_span.scopeSpans) as scope_span
@@ -168,6 +174,7 @@ def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | No
     ),
     unnested as (
         select
+            _file_index,
             _line_number,
             resource_attributes,
             scope_span.scope as scope,
@@ -177,6 +184,7 @@ def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | No
     spans as (
         -- Exporters write enums as numbers or as their proto names: read both.
         select
+            _file_index,
             _line_number,
             resource_attributes,
             scope,
@@ -205,6 +213,7 @@ def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | No
     ),
     flattened as (
         select
+            _file_index,
             _line_number,
             null::varchar as _record_path,
             to_json(struct_pack(
@@ -239,5 +248,6 @@ def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | No
     )
     select * from flattened
     union all by name
-    select _line_number, null::varchar as _record_path, _raw_text, _pre_reason from bad_lines
+    select _file_index, _line_number, null::varchar as _record_path, _raw_text, _pre_reason
+    from bad_lines
     """
