@@ -19,7 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -47,6 +47,10 @@ RUN_NAME = "ai-chargeback"
 SAMPLE_ROWS = 5
 # SUMMARY keeps GE's result small on big marts; the partial lists feed the sample rows.
 RESULT_FORMAT_PARTIAL_COUNT = 20
+# Rows validated at once: GE's pandas engine copies the frame per condition; 10M attempts at
+# once took more than 18 GB. Bigger marts are validated in day ranges of at most this many rows.
+CHUNK_ROWS_ENV = "AI_CHARGEBACK_GE_CHUNK_ROWS"
+DEFAULT_CHUNK_ROWS = 1_000_000
 # What a Data Docs site folder may contain; anything else means it is not ours to clear.
 _SITE_ENTRIES = frozenset({"index.html", "static", "expectations", "validations"})
 
@@ -140,6 +144,24 @@ def file_context(context_dir: Path | None = None) -> Iterator[AbstractDataContex
 # --- validation ----------------------------------------------------------------------------
 
 
+Reader = Callable[[str], pd.DataFrame]
+"""Runs a query on the warehouse and returns its rows (DECIMAL as float64, as DuckDB's .df())."""
+
+
+def duckdb_reader(con: duckdb.DuckDBPyConnection) -> Reader:
+    """A reader over a DuckDB connection, each query on its own cursor (never disturbs the
+    caller's pending results)."""
+
+    def read(query: str) -> pd.DataFrame:
+        cursor = con.cursor()
+        try:
+            return cursor.execute(query).df()
+        finally:
+            cursor.close()
+
+    return read
+
+
 def query_mart(
     con: duckdb.DuckDBPyConnection,
     suite_name: str,
@@ -148,14 +170,52 @@ def query_mart(
 ) -> pd.DataFrame:
     """Run the suite's SQL on the warehouse (derived check columns computed in DuckDB); with a
     window, only the rows a daily run wrote to a day-partitioned fact (`SuiteSpec.query_for`)."""
-    spec = get_spec(suite_name)
-    cursor = con.cursor()  # own result set: never disturbs the caller's pending results
+    return _read(duckdb_reader(con), get_spec(suite_name), get_spec(suite_name).query_for(window))
+
+
+def _read(read: Reader, spec: SuiteSpec, query: str) -> pd.DataFrame:
     try:
-        return cursor.execute(spec.query_for(window)).df()
-    except duckdb.Error as error:
+        return read(query)
+    except Exception as error:
         raise RuntimeError(f"suite {spec.name}: reading {spec.mart} failed: {error}") from error
-    finally:
-        cursor.close()
+
+
+def chunk_rows() -> int:
+    """Most rows validated at once (``AI_CHARGEBACK_GE_CHUNK_ROWS``, default 1,000,000)."""
+    value = os.environ.get(CHUNK_ROWS_ENV, "")
+    try:
+        rows = int(value) if value.strip() else DEFAULT_CHUNK_ROWS
+    except ValueError:
+        raise ValueError(f"{CHUNK_ROWS_ENV} must be a whole number, got {value!r}") from None
+    if rows < 1:
+        raise ValueError(f"{CHUNK_ROWS_ENV} must be at least 1, got {rows}")
+    return rows
+
+
+def day_ranges(read: Reader, spec: SuiteSpec, max_rows: int) -> list[tuple[dt.date, dt.date]]:
+    """Consecutive day ranges ``[start, end)`` covering every row of the mart, each of at most
+    ``max_rows`` rows (a bigger day is a range of its own). One range, or none, when the mart
+    fits at once, has no day column, or has rows without a day (validated whole, where the
+    not-null expectation names them)."""
+    if spec.day_column is None:
+        return []
+    days = _read(read, spec, spec.days_query())
+    if days.empty or days["day"].isna().any() or int(days["row_count"].sum()) <= max_rows:
+        return []
+    ranges: list[tuple[dt.date, dt.date]] = []
+    start: dt.date | None = None
+    rows = 0
+    for day, count in zip(days["day"], days["row_count"], strict=True):
+        day = pd.Timestamp(day).date()
+        if start is not None and rows + int(count) > max_rows:
+            ranges.append((start, day))
+            start, rows = None, 0
+        if start is None:
+            start = day
+        rows += int(count)
+    last = pd.Timestamp(days["day"].iloc[-1]).date()
+    ranges.append((start if start is not None else last, last + dt.timedelta(days=1)))
+    return ranges
 
 
 def validate_mart(
@@ -165,10 +225,89 @@ def validate_mart(
     thresholds: Thresholds | None = None,
     context: AbstractDataContext | None = None,
     window: tuple[dt.date, dt.date] | None = None,
+    max_rows: int | None = None,
 ) -> SuiteResult:
     """Read the mart (or a daily run's window of it) through its suite's SQL and validate it."""
-    frame = query_mart(con, suite_name, window=window)
-    return validate_dataframe(frame, suite_name, thresholds=thresholds, context=context)
+    return validate_with(
+        duckdb_reader(con),
+        suite_name,
+        thresholds=thresholds,
+        context=context,
+        window=window,
+        max_rows=max_rows,
+    )
+
+
+def validate_with(
+    read: Reader,
+    suite_name: str,
+    *,
+    thresholds: Thresholds | None = None,
+    context: AbstractDataContext | None = None,
+    window: tuple[dt.date, dt.date] | None = None,
+    max_rows: int | None = None,
+) -> SuiteResult:
+    """Validate a mart read through ``read``: a daily run's window of it, or every row, in
+    day ranges of at most ``max_rows`` (``chunk_rows()``) rows so that memory stays bounded
+    however big the mart grows. A DataFrame of 10M attempts took more than 18 GB in GE."""
+    spec = get_spec(suite_name)
+    limits = thresholds if thresholds is not None else Thresholds.from_env()
+    gx_context = context if context is not None else ephemeral_context()
+    if window is not None:
+        ranges = []
+    else:
+        ranges = day_ranges(read, spec, max_rows if max_rows is not None else chunk_rows())
+    if not ranges:
+        frame = _read(read, spec, spec.query_for(window))
+        return validate_dataframe(frame, suite_name, thresholds=limits, context=gx_context)
+    results = []
+    for day_range in ranges:
+        # the ranges split every row of the mart: the window_keep rows are in their own range
+        frame = _read(read, spec, spec.query_for(day_range, keep=False))
+        results.append(validate_dataframe(frame, suite_name, thresholds=limits, context=gx_context))
+        del frame
+    return merge_results(results)
+
+
+def merge_results(results: Sequence[SuiteResult]) -> SuiteResult:
+    """One result of a suite validated in parts: failed where any part failed, counts summed,
+    sample rows from the first parts that had them."""
+    first = results[0]
+    merged: dict[tuple[str, str | None, str], FailedExpectation] = {}
+    for result in results:
+        for failed in result.failed_expectations:
+            key = (
+                failed["expectation_type"],
+                failed["column"],
+                json.dumps(failed["kwargs"], sort_keys=True, default=str),
+            )
+            if key not in merged:
+                merged[key] = FailedExpectation(**{**failed, "element_count": None})
+                merged[key]["sample_rows"] = list(failed["sample_rows"])
+            else:
+                kept = merged[key]
+                kept["unexpected_count"] = _sum_or_none(
+                    kept["unexpected_count"], failed["unexpected_count"]
+                )
+                kept["sample_rows"] = (kept["sample_rows"] + failed["sample_rows"])[:SAMPLE_ROWS]
+                kept["exception"] = kept["exception"] or failed["exception"]
+    row_count = sum(result.row_count for result in results)
+    for failed in merged.values():
+        failed["element_count"] = row_count
+    return SuiteResult(
+        suite_name=first.suite_name,
+        mart=first.mart,
+        success=all(result.success for result in results),
+        evaluated_expectations=first.evaluated_expectations,
+        row_count=row_count,
+        failed_expectations=list(merged.values()),
+    )
+
+
+def _sum_or_none(left: int | None, right: int | None) -> int | None:
+    if left is None or right is None:
+        return left if right is None else right
+    return left + right
 
 
 def validate_dataframe(

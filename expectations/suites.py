@@ -73,6 +73,9 @@ THRESHOLD_ENV_VARS: dict[str, str] = {
 class SuiteSpec:
     """A guarded mart: its query, key columns and a builder for its expectations.
 
+    ``day_column`` is the day of each row of the query, on the marts with a row per attempt or
+    request: a big mart is read and validated in day ranges of bounded size (the derived
+    columns are computed over the whole mart in the query, so the ranges only split the rows).
     ``window_column`` is set on the day-partitioned (incremental) facts: a daily run writes
     only the rows of its window there, so its check validates those rows (plus the rows
     ``window_keep`` names: the representative rows of group shares computed over whole
@@ -85,22 +88,35 @@ class SuiteSpec:
     key_columns: tuple[str, ...]
     query: str
     expectations: Callable[[Thresholds], list[Expectation]]
+    day_column: str | None = None
     window_column: str | None = None
     window_keep: str | None = None
 
-    def query_for(self, window: tuple[date, date] | None = None) -> str:
-        """The suite's SQL, narrowed to ``[start, end)`` of ``window_column`` when both are
-        given; every row otherwise."""
-        if window is None or self.window_column is None:
+    def query_for(self, window: tuple[date, date] | None = None, *, keep: bool = True) -> str:
+        """The suite's SQL narrowed to the days ``[start, end)`` of ``day_column`` (with the
+        ``window_keep`` rows unless ``keep`` is False), or every row without a window."""
+        if window is None:
             return self.query
+        if self.day_column is None:
+            raise ValueError(f"suite {self.name}: {self.mart} has no day column to narrow by")
         start, end = window
         if start >= end:
             raise ValueError(f"suite {self.name}: empty window {start} .. {end}")
-        keep = f"\n    or ({self.window_keep})" if self.window_keep else ""
+        extra = f"\n    or ({self.window_keep})" if keep and self.window_keep else ""
         return (
             f"select * from (\n{self.query}\n) as suite_rows\n"
-            f"where ({self.window_column} >= cast('{start.isoformat()}' as date)\n"
-            f"    and {self.window_column} < cast('{end.isoformat()}' as date)){keep}\n"
+            f"where ({self.day_column} >= cast('{start.isoformat()}' as date)\n"
+            f"    and {self.day_column} < cast('{end.isoformat()}' as date)){extra}\n"
+        )
+
+    def days_query(self) -> str:
+        """Rows per day of ``day_column`` (NULL days included), to plan the day ranges."""
+        if self.day_column is None:
+            raise ValueError(f"suite {self.name}: {self.mart} has no day column")
+        # the suite's query has one row per row of the mart, with the same day column
+        return (
+            f"select {self.day_column} as day, count(*) as row_count\n"
+            f"from {self.mart}\ngroup by 1 order by 1"
         )
 
 
@@ -903,6 +919,7 @@ SUITES: dict[str, SuiteSpec] = {
             key_columns=("attempt_id",),
             query=FCT_GATEWAY_ATTEMPTS_SQL,
             expectations=_fct_gateway_attempts,
+            day_column="attempt_date",
             window_column="attempt_date",
         ),
         SuiteSpec(
@@ -912,6 +929,7 @@ SUITES: dict[str, SuiteSpec] = {
             key_columns=("request_id",),
             query=FCT_AI_REQUESTS_SQL,
             expectations=_fct_ai_requests,
+            day_column="request_date",
             window_column="request_date",
             # the month's unpriced share is computed over the whole month in the query
             window_keep="month_unpriced_request_share is not null",
@@ -923,6 +941,7 @@ SUITES: dict[str, SuiteSpec] = {
             key_columns=("attempt_id",),
             query=FCT_TOKEN_DISAGREEMENTS_SQL,
             expectations=_fct_token_disagreements,
+            day_column="attempt_date",
         ),
         SuiteSpec(
             name="mart_chargeback_daily",

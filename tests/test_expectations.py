@@ -21,6 +21,9 @@ from expectations.runner import (
     FailedExpectation,
     SuiteResult,
     build_data_docs,
+    chunk_rows,
+    day_ranges,
+    duckdb_reader,
     query_mart,
     validate_dataframe,
     validate_mart,
@@ -695,12 +698,90 @@ def test_a_daily_window_keeps_the_month_share_computed_over_the_whole_month(
     assert (row["month_request_count"], row["month_unpriced_request_count"]) == (41, 4)
 
 
-def test_table_marts_ignore_a_window_and_an_empty_window_is_refused() -> None:
+def test_only_marts_with_a_day_column_narrow_and_an_empty_window_is_refused() -> None:
     monthly = SUITES["mart_chargeback_monthly"]
-    assert monthly.window_column is None
-    assert monthly.query_for((DAY, date(2026, 11, 3))) == monthly.query
+    assert (monthly.window_column, monthly.day_column) == (None, None)
+    assert monthly.query_for(None) == monthly.query
+    with pytest.raises(ValueError, match="no day column"):
+        monthly.query_for((DAY, date(2026, 11, 3)))
     with pytest.raises(ValueError, match="empty window"):
         SUITES["fct_ai_requests"].query_for((DAY, DAY))
+
+
+def _spread_over_days(con: duckdb.DuckDBPyConnection, mart: str, column: str, key: str) -> None:
+    """Spread the mart's rows over the 20 days from DAY (in key order), within one month."""
+    con.execute(
+        f"update marts.{mart} set {column} = ranked.day from ("
+        f"select {key} as row_key, date '2026-11-02' + "
+        f"cast((row_number() over (order by {key}) - 1) % 20 as integer) as day "
+        f"from marts.{mart}) as ranked where {key} = ranked.row_key"
+    )
+
+
+@pytest.mark.parametrize(
+    ("suite_name", "column", "key"),
+    [
+        ("fct_gateway_attempts", "attempt_date", "attempt_id"),
+        ("fct_ai_requests", "request_date", "request_id"),
+        ("fct_token_disagreements", "attempt_date", "attempt_id"),
+    ],
+)
+def test_a_big_mart_is_validated_in_day_ranges_with_the_same_outcome(
+    healthy: duckdb.DuckDBPyConnection, suite_name: str, column: str, key: str
+) -> None:
+    _spread_over_days(healthy, suite_name, column, key)
+    whole = validate_mart(healthy, suite_name, thresholds=Thresholds())
+    ranges = day_ranges(duckdb_reader(healthy), SUITES[suite_name], 2)
+
+    in_parts = validate_mart(healthy, suite_name, thresholds=Thresholds(), max_rows=2)
+
+    assert len(ranges) >= 2
+    assert all(start < end for start, end in ranges)
+    assert all(a[1] <= b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert whole.success and in_parts.success, in_parts.failed_expectation_types
+    assert in_parts.row_count == whole.row_count == len(_healthy_rows()[suite_name])
+
+
+def test_failures_found_in_several_day_ranges_are_merged_into_one_per_expectation(
+    healthy: duckdb.DuckDBPyConnection,
+) -> None:
+    _spread_over_days(healthy, "fct_gateway_attempts", "attempt_date", "attempt_id")
+    healthy.execute("update marts.fct_gateway_attempts set provider_output_tokens = -7")
+    whole = _only_failure(validate_mart(healthy, "fct_gateway_attempts"))
+
+    in_parts = _only_failure(validate_mart(healthy, "fct_gateway_attempts", max_rows=1))
+
+    assert in_parts["column"] == whole["column"] == "provider_output_tokens"
+    assert (
+        in_parts["unexpected_count"]
+        == whole["unexpected_count"]
+        == len(_healthy_rows()["fct_gateway_attempts"])
+    )
+    assert in_parts["element_count"] == whole["element_count"]
+    assert len(in_parts["sample_rows"]) == min(5, whole["unexpected_count"])
+
+
+def test_a_mart_with_rows_without_a_day_is_validated_whole(
+    healthy: duckdb.DuckDBPyConnection,
+) -> None:
+    _spread_over_days(healthy, "fct_gateway_attempts", "attempt_date", "attempt_id")
+    healthy.execute(
+        "update marts.fct_gateway_attempts set attempt_date = null where attempt_id = 'a1'"
+    )
+
+    assert day_ranges(duckdb_reader(healthy), SUITES["fct_gateway_attempts"], 1) == []
+    failed = _only_failure(validate_mart(healthy, "fct_gateway_attempts", max_rows=1))
+    assert failed["column"] == "attempt_date"
+
+
+def test_the_chunk_size_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AI_CHARGEBACK_GE_CHUNK_ROWS", raising=False)
+    assert chunk_rows() == 1_000_000
+    monkeypatch.setenv("AI_CHARGEBACK_GE_CHUNK_ROWS", "250000")
+    assert chunk_rows() == 250_000
+    monkeypatch.setenv("AI_CHARGEBACK_GE_CHUNK_ROWS", "0")
+    with pytest.raises(ValueError, match="at least 1"):
+        chunk_rows()
 
 
 def test_token_disagreement_rate_over_the_threshold_fails(

@@ -15,8 +15,9 @@ from datetime import date
 
 import dagster as dg
 import duckdb
+import pandas as pd
 
-from expectations.runner import SuiteResult, validate_dataframe, validate_mart
+from expectations.runner import SuiteResult, validate_mart, validate_with
 from expectations.suites import SUITES, get_spec
 from orchestration.defs.dbt.assets import dbt_build_config_of_run, rebuilt_window
 from orchestration.defs.resources import WarehouseResource
@@ -81,10 +82,12 @@ def _build_check(suite_name: str) -> dg.AssetChecksDefinition:
         spec = get_spec(suite_name)
         window = validated_window(context) if spec.window_column is not None else None
         if warehouse.target_name in ("postgres", "spark"):
-            # typed as DuckDB's .df() types them (DECIMAL -> float64): one validation path
-            arrow = warehouse.read_arrow(spec.query_for(window))
-            frame = duckdb.connect().from_arrow(arrow).df()
-            return check_result(validate_dataframe(frame, suite_name), window)
+
+            def read(query: str) -> pd.DataFrame:
+                # typed as DuckDB's .df() types them (DECIMAL -> float64): one validation path
+                return duckdb.connect().from_arrow(warehouse.read_arrow(query)).df()
+
+            return check_result(validate_with(read, suite_name, window=window), window)
         con = duckdb.connect(str(warehouse.database_path), read_only=True)
         try:
             return check_result(validate_mart(con, suite_name, window=window), window)
