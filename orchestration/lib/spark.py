@@ -22,6 +22,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from orchestration.lib import loader, paths
 from orchestration.lib.sources import SourceSpec
@@ -47,57 +48,24 @@ def warehouse_dir() -> Path:
     return paths.spark_dir() / "warehouse"
 
 
-def _state_path() -> Path:
-    return paths.spark_dir() / "loader_state.duckdb"
-
-
-def _write_parquet(con: duckdb.DuckDBPyConnection, query: str, folder: Path) -> None:
-    """Replace ``folder`` with one parquet file of the query (JSON columns as text)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    temporary = folder / "part-00000.parquet.tmp"
-    con.execute(f"copy ({query}) to '{temporary.as_posix()}' (format parquet, compression zstd)")
-    for stale in folder.glob("*.parquet"):
-        stale.unlink()
-    temporary.replace(folder / "part-00000.parquet")
-
-
-def _select_as_text_json(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    """``select`` of a table with JSON columns cast to text (Spark reads them as strings)."""
-    columns = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema || '.' || table_name = ? order by ordinal_position",
-        [table],
-    ).fetchall()
-    return (
-        "select "
-        + ", ".join(
-            f'cast("{name}" as varchar) as "{name}"' if kind == "JSON" else f'"{name}"'
-            for name, kind in columns
-        )
-        + f" from {table}"
-    )
+def _parquet_rows(files: list[Path]) -> int:
+    """Rows of parquet files, from their footers."""
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in files)
 
 
 def load_source(
     spec: SourceSpec, landing_root: Path, *, dates: set[date] | None = None
 ) -> tuple[loader.LoadReport, int, int]:
-    """Load a source's new or changed files and publish its raw table and the audit tables as
-    parquet: (report, rows in its raw table, its quarantine rows)."""
-    con = loader.connect(_state_path())
-    try:
-        report = loader.load_source(con, spec, landing_root, dates=dates)
-        _write_parquet(
-            con, _select_as_text_json(con, f"{RAW}.{spec.table}"), raw_dir() / spec.table
-        )
-        for table in AUDIT_TABLES:
-            _write_parquet(con, f"select * from {AUDIT}.{table}", audit_dir() / table)
-        table_rows = con.execute(f"select count(*) from {RAW}.{spec.table}").fetchone()[0]
-        quarantine_rows = con.execute(
-            f"select count(*) from {AUDIT}.quarantine where source = ?", [spec.name]
-        ).fetchone()[0]
-    finally:
-        con.close()
-    return report, int(table_rows), int(quarantine_rows)
+    """Load a source's new or changed files with Spark (orchestration/lib/spark_loader.py):
+    (report, rows in its raw table, its quarantine rows)."""
+    from orchestration.lib import spark_loader
+
+    report = spark_loader.load_source(spec, landing_root, dates=dates)
+    table_rows = _parquet_rows(sorted((raw_dir() / spec.table).glob("*.parquet")))
+    quarantine_rows = _parquet_rows(
+        sorted((audit_dir() / "quarantine").glob(f"{spec.name}-*.parquet"))
+    )
+    return report, table_rows, quarantine_rows
 
 
 def _register_views(con: duckdb.DuckDBPyConnection) -> None:
