@@ -76,6 +76,8 @@ _JSON_OPTIONS = {
     "allowSingleQuotes": "false",
     "allowNumericLeadingZeros": "false",
     "allowNonNumericNumbers": "false",
+    # DuckDB reads past deep nesting in fields nobody asked for; Jackson stops at 1,000 levels
+    "maxNestingDepth": str(2**31 - 1),
 }
 _MANIFEST_SCHEMA = pa.schema(
     [
@@ -545,13 +547,22 @@ def _lines(spark: SparkSession, planned: list[_Planned], *, with_size_limit: boo
         F.size("_pieces").alias("_count"),
     )
     # a final empty piece (the text ends with a line break) is not a line
-    lines = exploded.where(
-        ~((F.col("_pos") == F.col("_count") - 1) & (F.col("_text") == ""))
-    ).select(
-        _FILE,
-        "_valid_file",
-        (F.col("_pos") + 1).cast("bigint").alias("_line_number"),
-        F.regexp_replace("_text", "\r$", "").alias("_line"),
+    lines = (
+        exploded.where(~((F.col("_pos") == F.col("_count") - 1) & (F.col("_text") == "")))
+        .withColumn("_bytes", F.col("_text").cast("binary"))
+        .select(
+            _FILE,
+            "_valid_file",
+            (F.col("_pos") + 1).cast("bigint").alias("_line_number"),
+            # byte-wise (a regex would turn the bytes of a non-UTF-8 line into valid text)
+            F.when(
+                F.col("_bytes").endswith(F.lit(b"\r")),
+                F.expr("substring(_bytes, 1, octet_length(_bytes) - 1)"),
+            )
+            .otherwise(F.col("_bytes"))
+            .cast("string")
+            .alias("_line"),
+        )
     )
     # blank lines are not records (str.strip() of a UTF-8 file, bytes.strip() of any other)
     lines = lines.where(
@@ -855,13 +866,19 @@ def _jsonl_records(spec: SourceSpec, lines: DataFrame) -> DataFrame:
     """One row per JSON line: each column's text at its path (``json_extract_string``)."""
     from pyspark.sql import functions as F
 
-    valid = _json_validity(F.col("_raw_text"))
+    # an object line parses; any other line is malformed, or valid JSON that is not an object
+    probe = F.from_json("_raw_text", f"{_CORRUPT} string", _JSON_OPTIONS)
     is_object = F.col("_raw_text").rlike("^[ \\t\\n\\r]*\\{")
     checked = lines.withColumn(
         "_pre_reason",
         F.coalesce(
             "_pre_reason",
-            F.when(~valid, F.lit("malformed JSON")).when(~is_object, F.lit("not a JSON object")),
+            F.when(
+                probe[_CORRUPT].isNotNull() | ~is_object,
+                F.when(_json_validity(F.col("_raw_text")), F.lit("not a JSON object")).otherwise(
+                    F.lit("malformed JSON")
+                ),
+            ),
         ),
     )
     picks = []

@@ -1,0 +1,244 @@
+"""The Spark target's raw loader (Spark reads the landing files itself) against the DuckDB loader:
+the same landing files give the same raw tables, the same quarantine rows and the same load
+manifest, row by row, and loading them again through Spark changes nothing.
+
+Two landing directories: the small generated data set of the other end-to-end tests (gzip and
+zstd span files, truncated lines, missing attributes, bad token counts, duplicate spans, bad CSV
+rows, API pages) and the hostile files of tests/test_hostile_input.py (invalid UTF-8, NUL
+characters, oversize and deeply nested records, out-of-range numbers, odd file names, a symbolic
+link out of the landing directory).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+pytest.importorskip("pyspark")
+
+from ai_chargeback.generator import generate  # noqa: E402
+from orchestration.lib import loader, spark  # noqa: E402
+from orchestration.lib.sources import SOURCES, SourceSpec  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    E2E_DAYS,
+    E2E_REQUESTS_PER_DAY,
+    E2E_SEED,
+    E2E_START,
+    E2E_TENANTS,
+)
+from tests.test_hostile_input import _write_hostile_landing  # noqa: E402
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+DATA_SETS = ("generated", "hostile")
+HOSTILE_SOURCES = ("app_requests", "gateway_spans", "provider_usage_buckets", "tenants")
+QUARANTINE_COLUMNS = "source, file_path, line_number, record_path, reason, raw_text"
+MANIFEST_COLUMNS = (
+    "source, file_path, landing_date, sha256, size_bytes, compression, rows_in_file, "
+    "rows_loaded, rows_quarantined, file_shape, read_error"
+)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One landing directory loaded by both loaders (and by Spark a second time)."""
+
+    data_set: str
+    landing: Path
+    duckdb_file: Path
+    spark_dir: Path
+    sources: tuple[str, ...]
+    first: dict[str, loader.LoadReport]
+    again: dict[str, loader.LoadReport]
+    snapshot_after_first: dict[str, collections.Counter]
+    snapshot_after_again: dict[str, collections.Counter]
+    spark_seconds: float
+
+
+def _spark_tables(sources: tuple[str, ...]) -> dict[str, collections.Counter]:
+    """Every row (load times included) of the Spark target's raw and audit tables."""
+    with spark.reader() as con:
+        tables = [f"raw.{SOURCES[name].table}" for name in sources]
+        tables += ["audit.quarantine", "audit.load_manifest"]
+        return {
+            table: collections.Counter(con.execute(f"from {table}").fetchall()) for table in tables
+        }
+
+
+@pytest.fixture(scope="module", params=DATA_SETS)
+def loaded(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Loaded]:
+    root = tmp_path_factory.mktemp(f"spark_loader_{request.param}")
+    landing = root / "landing"
+    if request.param == "generated":
+        generate(
+            landing,
+            days=E2E_DAYS,
+            tenants=E2E_TENANTS,
+            requests_per_day=E2E_REQUESTS_PER_DAY,
+            seed=E2E_SEED,
+            start=E2E_START,
+        )
+        sources = tuple(SOURCES)
+    else:
+        _write_hostile_landing(landing)
+        sources = HOSTILE_SOURCES
+    duckdb_file = root / "duckdb.duckdb"
+    con = loader.connect(duckdb_file)
+    try:
+        loader.load_all(con, landing, sources=sources)
+    finally:
+        con.close()
+
+    previous = os.environ.get("AI_CHARGEBACK_SPARK_DIR")
+    os.environ["AI_CHARGEBACK_SPARK_DIR"] = str(root / "spark")
+    try:
+        started = time.time()
+        first = {name: spark.load_source(SOURCES[name], landing)[0] for name in sources}
+        seconds = time.time() - started
+        after_first = _spark_tables(sources)
+        again = {name: spark.load_source(SOURCES[name], landing)[0] for name in sources}
+        yield Loaded(
+            data_set=request.param,
+            landing=landing,
+            duckdb_file=duckdb_file,
+            spark_dir=root / "spark",
+            sources=sources,
+            first=first,
+            again=again,
+            snapshot_after_first=after_first,
+            snapshot_after_again=_spark_tables(sources),
+            spark_seconds=seconds,
+        )
+    finally:
+        if previous is None:
+            os.environ.pop("AI_CHARGEBACK_SPARK_DIR", None)
+        else:
+            os.environ["AI_CHARGEBACK_SPARK_DIR"] = previous
+
+
+def _value(value: Any, *, is_json: bool) -> Any:
+    """One comparable form: JSON text as the parsed value, times in UTC. Decimals stay Decimal
+    (a float in their place is caught by the column types and the isinstance check)."""
+    if is_json and value is not None:
+        return json.dumps(json.loads(value), sort_keys=True)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC)
+    return value
+
+
+def _rows(con: duckdb.DuckDBPyConnection, table: str, columns: list[str], json_columns: set[str]):
+    select = ", ".join(
+        f'cast("{c}" as varchar)' if c in json_columns else f'"{c}"' for c in columns
+    )
+    return collections.Counter(
+        tuple(_value(v, is_json=c in json_columns) for c, v in zip(columns, row, strict=True))
+        for row in con.execute(f"select {select} from {table}").fetchall()
+    )
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """(name, type) of a table's columns; JSON is stored as text on Spark."""
+    return [
+        (name, "VARCHAR" if kind == "JSON" else kind)
+        for name, kind, *_ in con.execute(f"describe {table}").fetchall()
+    ]
+
+
+def _differences(expected: collections.Counter, actual: collections.Counter) -> tuple:
+    return list((expected - actual).elements())[:3], list((actual - expected).elements())[:3]
+
+
+def test_spark_loader_raw_tables_equal_the_duckdb_loaders_row_for_row(loaded: Loaded) -> None:
+    differing = {}
+    with (
+        duckdb.connect(str(loaded.duckdb_file), read_only=True) as on_duckdb,
+        spark.reader() as on_spark,
+    ):
+        for source in loaded.sources:
+            spec: SourceSpec = SOURCES[source]
+            table = f"raw.{spec.table}"
+            duck_columns = _columns(on_duckdb, table)
+            assert _columns(on_spark, table) == duck_columns, table
+            names = [name for name, _ in duck_columns if name != "_loaded_at"]
+            json_columns = {c.name for c in spec.all_columns if c.kind == "json"}
+            duck_rows = _rows(on_duckdb, table, names, json_columns)
+            spark_rows = _rows(on_spark, table, names, json_columns)
+            if duck_rows != spark_rows:
+                differing[table] = _differences(duck_rows, spark_rows)
+            if source in {"gateway_spans", "app_requests", "tenants"}:
+                assert sum(duck_rows.values()) > 0, table
+            decimals = [i for i, (_, kind) in enumerate(duck_columns) if kind.startswith("DECIMAL")]
+            assert all(
+                row[i] is None or isinstance(row[i], Decimal)
+                for row in spark_rows
+                for i in decimals
+            )
+    assert differing == {}
+
+
+def test_spark_loader_quarantines_the_same_records_for_the_same_reasons(loaded: Loaded) -> None:
+    where = "where source in (" + ", ".join(f"'{s}'" for s in loaded.sources) + ")"
+    query = f"select {QUARANTINE_COLUMNS} from audit.quarantine {where}"
+    with (
+        duckdb.connect(str(loaded.duckdb_file), read_only=True) as on_duckdb,
+        spark.reader() as on_spark,
+    ):
+        duck_rows = collections.Counter(on_duckdb.execute(query).fetchall())
+        spark_rows = collections.Counter(on_spark.execute(query).fetchall())
+        assert _columns(on_spark, "audit.quarantine") == _columns(on_duckdb, "audit.quarantine")
+    assert _differences(duck_rows, spark_rows) == ([], [])
+    reasons = " | ".join(row[4] for row in duck_rows)
+    # the faults this data set is made of are all there, on both sides
+    expected = (
+        [
+            "malformed JSON (OTLP export line)",
+            "missing required attribute",
+            "is negative",
+            "is not an integer",
+            "duplicate export of",
+            "prompt_tokens is not an integer",
+        ]
+        if loaded.data_set == "generated"
+        else [
+            "invalid UTF-8",
+            "contains a NUL character",
+            "nested too deeply",
+            "is out of range",
+            "file resolves outside the landing directory",
+        ]
+    )
+    assert [reason for reason in expected if reason not in reasons] == []
+
+
+def test_spark_loader_writes_the_same_load_manifest(loaded: Loaded) -> None:
+    query = f"select {MANIFEST_COLUMNS} from audit.load_manifest"
+    with (
+        duckdb.connect(str(loaded.duckdb_file), read_only=True) as on_duckdb,
+        spark.reader() as on_spark,
+    ):
+        duck_rows = collections.Counter(on_duckdb.execute(query).fetchall())
+        spark_rows = collections.Counter(on_spark.execute(query).fetchall())
+    assert sum(duck_rows.values()) > 0
+    assert _differences(duck_rows, spark_rows) == ([], [])
+    print(f"Spark loader ({len(loaded.sources)} sources): {loaded.spark_seconds:.0f}s")
+
+
+def test_loading_the_same_files_again_through_spark_changes_nothing(loaded: Loaded) -> None:
+    assert all(report.files_loaded > 0 for report in loaded.first.values())
+    assert {name: report.files_loaded for name, report in loaded.again.items()} == {
+        name: 0 for name in loaded.sources
+    }
+    assert loaded.snapshot_after_again == loaded.snapshot_after_first
