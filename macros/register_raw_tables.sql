@@ -1,6 +1,6 @@
 {#-
     Spark only: the raw tables are parquet folders written by the Spark loader
-    (orchestration/lib/spark.py) under $AI_CHARGEBACK_SPARK_DIR/raw/<table>. Each run registers
+    (orchestration/lib/spark_loader.py) under $AI_CHARGEBACK_SPARK_DIR/raw/<table>. Each run registers
     them as external tables (dropping an external table keeps its files), so a new raw column or
     a reloaded file is picked up without a metastore migration. Other engines: nothing to do.
 -#}

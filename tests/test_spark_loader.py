@@ -12,6 +12,7 @@ link out of the landing directory).
 from __future__ import annotations
 
 import collections
+import gzip
 import json
 import os
 import time
@@ -24,6 +25,7 @@ from typing import Any
 
 import duckdb
 import pytest
+import zstandard
 
 pytest.importorskip("pyspark")
 
@@ -37,11 +39,12 @@ from tests.conftest import (  # noqa: E402
     E2E_START,
     E2E_TENANTS,
 )
-from tests.test_hostile_input import _write_hostile_landing  # noqa: E402
+from tests.test_hostile_input import TENANTS_HEADER, _write_hostile_landing  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
 DATA_SETS = ("generated", "hostile")
+DAY = "2026-11-04"
 HOSTILE_SOURCES = ("app_requests", "gateway_spans", "provider_usage_buckets", "tenants")
 QUARANTINE_COLUMNS = "source, file_path, line_number, record_path, reason, raw_text"
 MANIFEST_COLUMNS = (
@@ -64,6 +67,54 @@ class Loaded:
     snapshot_after_first: dict[str, collections.Counter]
     snapshot_after_again: dict[str, collections.Counter]
     spark_seconds: float
+
+
+def _write_awkward_files(root: Path) -> None:
+    """Files the generator does not write, each at an edge of the line and record splitting:
+    a gzip stream cut short, a zstd file, CRLF line ends, a byte order mark, blank and
+    whitespace-only lines, JSON that is not an object, a file no loader claims, and CSV with a
+    quoted line break, doubled quotes, missing fields and a blank record."""
+    app = root / "app_requests" / DAY
+    app.mkdir(parents=True, exist_ok=True)
+    lines = [
+        json.dumps({"app_request_id": f"gz-{i}", "ts": "2026-11-04T10:00:00Z", "feature": "x" * i})
+        for i in range(400)
+    ]
+    stream = gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0)
+    (app / "cut.jsonl.gz").write_bytes(stream[: len(stream) // 2])
+    (app / "batch.jsonl.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(
+            b'{"app_request_id": "zst-1", "ts": "2026-11-04T11:00:00Z"}\n'
+            b'{"app_request_id": "zst-2", "ts": "not a time"}\n'
+        )
+    )
+    (app / "crlf.jsonl").write_bytes(
+        b'\xef\xbb\xbf{"app_request_id": "bom", "ts": "2026-11-04T12:00:00Z"}\r\n'
+        b'{"app_request_id": "crlf", "ts": "2026-11-04T12:00:00Z", "tenant_id": " acme "}\r\n'
+        b"   \r\n"
+        b"\xc2\xa0\n"
+        b"[1, 2]\n"
+        b'"just a string"\n'
+        b'{"app_request_id": "nested", "ts": "2026-11-04T12:00:00Z", "user_id": {"a": 1}}\n'
+        b'{"app_request_id": 12, "ts": "2026-11-04T12:00:00+02:00", "workload": true}'
+    )
+    (app / "notes.txt").write_text("not a landing file\n")
+    tenants = root / "tenants" / DAY
+    tenants.mkdir(parents=True, exist_ok=True)
+    (tenants / "tenants.csv").write_bytes(
+        b"\xef\xbb\xbf" + TENANTS_HEADER.encode() + b"\n"
+        b't4,"Tenant ""Four""",c,"Business\nUnit",p,o,2026-01-01T00:00:00Z,\n'
+        b"t5,Tenant 5,c,b,p\n"
+        b",,,,,,,\n"
+        b"\n"
+        b"t6,Tenant 6,c,b,p,o,2026-02-30,\n"
+        b"t7,Tenant 7,c,b,p,o,2026-01-01 00:00:00,2026-06-01\n"
+    )
+    (tenants / "tenants-crlf.csv").write_bytes(
+        TENANTS_HEADER.encode() + b"\r\n"
+        b"t8,Tenant 8,c,b,p,o,2026-01-01T00:00:00Z,\r\n"
+        b't9,"Tenant\r\nNine",c,b,p,o,2026-01-01T00:00:00Z,2027-01-01T00:00:00Z\r\n'
+    )
 
 
 def _spark_tables(sources: tuple[str, ...]) -> dict[str, collections.Counter]:
@@ -94,6 +145,7 @@ def loaded(
         sources = tuple(SOURCES)
     else:
         _write_hostile_landing(landing)
+        _write_awkward_files(landing)
         sources = HOSTILE_SOURCES
     duckdb_file = root / "duckdb.duckdb"
     con = loader.connect(duckdb_file)
@@ -218,6 +270,10 @@ def test_spark_loader_quarantines_the_same_records_for_the_same_reasons(loaded: 
             "nested too deeply",
             "is out of range",
             "file resolves outside the landing directory",
+            "file unreadable past this point: damaged gzip stream",
+            "no loader for file name",
+            "not a JSON object",
+            "expected 8 fields, found 5",
         ]
     )
     assert [reason for reason in expected if reason not in reasons] == []

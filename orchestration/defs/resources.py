@@ -22,8 +22,9 @@ class WarehouseResource(dg.ConfigurableResource):
     AI_CHARGEBACK_LANDING), the same variables dbt's profiles.yml reads. The target
     (AI_CHARGEBACK_TARGET: duckdb, the default, postgres or spark) decides where the raw loaders
     write; on Postgres they parse with DuckDB in memory and COPY the rows
-    (orchestration/lib/postgres.py); on Spark they write parquet that dbt-spark registers as the
-    raw tables, and marts are read back from their parquet (orchestration/lib/spark.py).
+    (orchestration/lib/postgres.py); on Spark, Spark itself reads the landing files and writes
+    the parquet that dbt-spark registers as the raw tables (orchestration/lib/spark_loader.py),
+    and marts are read back from their parquet (orchestration/lib/spark.py).
     """
 
     database: str | None = None

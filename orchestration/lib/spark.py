@@ -3,16 +3,21 @@
 Everything the target keeps is under one directory, $AI_CHARGEBACK_SPARK_DIR (see
 ``paths.spark_dir``), laid out as a cluster would keep it in object storage:
 
-    raw/<source>/                 parquet of each raw table (registered by dbt's on-run-start
-    audit/quarantine/             hook, macros/register_raw_tables.sql, as external tables)
-    audit/load_manifest/
-    warehouse/<schema>.db/<table> the tables dbt-spark builds (spark.sql.warehouse.dir)
+    raw/<source>/                 parquet of each raw table, one file set per landing file
+                                  (registered by dbt's on-run-start hook,
+                                  macros/register_raw_tables.sql, as external tables)
+    audit/quarantine/             <source>-<file key>-*.parquet: the bad records of each file
+    audit/load_manifest/          <source>.parquet: one row per landing file (sha256, counts)
+    warehouse/<schema>.db/<table> the tables dbt builds (spark.sql.warehouse.dir)
     metastore_db/                 the Derby metastore (one process at a time)
-    loader_state.duckdb           what the loader remembers between runs (manifest, dedupe keys)
+    tmp/                          Spark's scratch space
 
-dbt-spark runs Spark in its own process (``method: session``). The marts are plain parquet, so
-this process reads them with DuckDB (``read_arrow``), without a JVM and without opening the Derby
-metastore that the dbt process may hold.
+The raw loaders are Spark's own (orchestration/lib/spark_loader.py): Spark reads the landing
+files, decodes, types and quarantines their records in a local session of this process (without
+Hive, so without the metastore); the driver keeps the file bookkeeping and decompresses the
+``.zst`` files Spark cannot read here. dbt-spark runs Spark in its own process
+(``method: session``). The marts are plain parquet, so this process reads them with DuckDB
+(``read_arrow``), without opening the Derby metastore that the dbt process may hold.
 """
 
 from __future__ import annotations

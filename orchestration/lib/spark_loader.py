@@ -275,10 +275,26 @@ def _manifest_row(
     }
 
 
+def _retire_duckdb_state() -> None:
+    """A directory written by the earlier loader (its state in ``loader_state.duckdb``, each table
+    as one ``part-00000.parquet``) has no per-file parts to replace: remove those files once, and
+    the files are loaded again from the landing directory."""
+    state = paths.spark_dir() / "loader_state.duckdb"
+    if not state.exists():
+        return
+    for folder in (raw_dir(), audit_dir()):
+        if folder.is_dir():
+            for stale in folder.glob("*/part-00000.parquet"):
+                stale.unlink()
+    for leftover in (state, state.with_name(state.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
 def load_source(
     spec: SourceSpec, landing_root: Path, *, dates: set[date] | None = None
 ) -> loader.LoadReport:
     """Load every new or changed file of one source with Spark; never stops on a bad file."""
+    _retire_duckdb_state()
     manifest = _read_manifest(spec)
     report = loader.LoadReport(spec.name)
     loaded_at = datetime.now(UTC)
@@ -414,16 +430,13 @@ def _load_with_spark(
     except (Py4JJavaError, PySparkException):
         # A gzip stream damaged mid-way fails Spark's whole read: find it, salvage what the
         # driver can decompress (as the DuckDB loader does) and run the job again.
-        damaged = [
-            item
-            for item in planned
-            if landing.compression_of(item.landing_file.path) == "gzip"
-            and landing.read_file(item.landing_file.path).read_error is not None
-        ]
+        damaged = False
+        for item in planned:
+            if landing.compression_of(item.landing_file.path) == "gzip":
+                item.read_error = landing.read_file(item.landing_file.path).read_error
+                damaged = damaged or item.read_error is not None
         if not damaged:
             raise
-        for item in damaged:
-            item.read_error = landing.read_file(item.landing_file.path).read_error
         shutil.rmtree(scratch, ignore_errors=True)
         _stage_inputs(spec, planned, scratch)
         return _run_job(spec, planned, scratch, loaded_at)
@@ -489,7 +502,7 @@ def _run_job(
         good.write.partitionBy(_FILE).parquet(str(scratch / "raw"))
         bad.write.partitionBy(_FILE).parquet(str(scratch / "quarantine"))
     finally:
-        typed.unpersist()
+        spark.catalog.clearCache()  # this job's cached records (the session is the loader's)
 
     counts: dict[int, tuple[int, int]] = {}
     for item in planned:
@@ -975,8 +988,10 @@ def _csv_records(
     }
     width = max([len(h) for h in parsed_headers.values()] + [1])
     schema = ", ".join(f"c{i} string" for i in range(width))
-    fields = F.from_csv("_raw_text", schema, {"quote": '"', "escape": '"', "mode": "PERMISSIVE"})
-    field_count = F.size(F.split(F.regexp_replace("_raw_text", _QUOTED_FIELD, ""), ",", -1))
+    # the record without its line end (CRLF files: the last line's "\r" ends the record)
+    record = F.regexp_replace("_raw_text", "\r\\z", "")
+    fields = F.from_csv(record, schema, {"quote": '"', "escape": '"', "mode": "PERMISSIVE"})
+    field_count = F.size(F.split(F.regexp_replace(record, _QUOTED_FIELD, ""), ",", -1))
     header_width = F.coalesce(
         F.element_at(
             F.create_map(
