@@ -396,7 +396,10 @@ def load_source(
 
 def _stage_inputs(spec: SourceSpec, planned: list[_Planned], scratch: Path) -> None:
     """Give Spark one path per file, named by its order: a link to the landing file (plain or
-    gzip, which Spark reads itself), or the driver's decompression of a zstd file."""
+    gzip, which Spark reads itself), or the driver's decompression of a zstd file. (JSON pages
+    are read by the driver: nothing to stage.)"""
+    if spec.format == "json_pages":
+        return
     inputs = scratch / "input"
     inputs.mkdir(parents=True, exist_ok=True)
     for item in planned:
