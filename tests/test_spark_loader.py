@@ -30,7 +30,7 @@ import zstandard
 pytest.importorskip("pyspark")
 
 from ai_chargeback.generator import generate  # noqa: E402
-from orchestration.lib import loader, spark  # noqa: E402
+from orchestration.lib import loader, spark, spark_loader  # noqa: E402
 from orchestration.lib.sources import SOURCES, SourceSpec  # noqa: E402
 from tests.conftest import (  # noqa: E402
     E2E_DAYS,
@@ -67,6 +67,13 @@ class Loaded:
     snapshot_after_first: dict[str, collections.Counter]
     snapshot_after_again: dict[str, collections.Counter]
     spark_seconds: float
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _loader_session() -> Iterator[None]:
+    """The loader's JVM ends with this module, not with the test worker."""
+    yield
+    spark_loader.stop_session()
 
 
 def _write_awkward_files(root: Path) -> None:

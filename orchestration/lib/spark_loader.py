@@ -151,12 +151,26 @@ def session() -> SparkSession:
             # one projection types every column of a wide source: whole-stage code for it grows
             # past the JVM's 64 KB method limit (Spark then falls back, logging a stack trace)
             .config("spark.sql.codegen.wholeStage", "false")
+            # a file is one row until its lines are exploded: the filters Spark infers from the
+            # explode would split every file twice more, holding its text three times in memory
+            .config(
+                "spark.sql.optimizer.excludedRules",
+                "org.apache.spark.sql.catalyst.optimizer.InferFiltersFromGenerate",
+            )
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .getOrCreate()
         )
         _session.sparkContext.setLogLevel("ERROR")
     return _session
+
+
+def stop_session() -> None:
+    """End the process's loader session (its JVM), if one was started."""
+    global _session
+    if _session is not None:
+        _session.stop()
+        _session = None
 
 
 def raw_dir() -> Path:
@@ -466,7 +480,9 @@ def _run_job(
     )
     shapes: dict[int, str | None] = {}
     if spec.format == "otlp_jsonl":
-        records = _otlp_records(_lines(spark, planned, with_size_limit=False))
+        # the lines feed two branches (spans, bad lines): read and split each file once
+        lines = _lines(spark, planned, with_size_limit=False).persist(StorageLevel.MEMORY_AND_DISK)
+        records = _otlp_records(lines)
     elif spec.format == "jsonl":
         records = _jsonl_records(spec, _lines(spark, planned, with_size_limit=True))
     elif spec.format == "csv":
@@ -478,6 +494,9 @@ def _run_job(
 
     typed = _typed(spec, records)
     if spec.dedupe_key:
+        # the duplicate checks read the records three times: decode them once
+        typed = typed.persist(StorageLevel.MEMORY_AND_DISK)
+        typed.count()
         typed = _mark_duplicates(spec, typed, planned)
     typed = typed.join(F.broadcast(files.drop("_provider")), _FILE).persist(
         StorageLevel.MEMORY_AND_DISK
@@ -555,12 +574,14 @@ def _lines(spark: SparkSession, planned: list[_Planned], *, with_size_limit: boo
         F.when(F.col("_valid_file"), F.split("value", "\n", -1))
         .otherwise(by_bytes)
         .alias("_pieces"),
-    )
+    ).withColumn("_count", F.size("_pieces"))
+    # the count is taken before the explode: an expression over the array after it would make
+    # every line's row carry the whole file
     exploded = pieces.select(
         _FILE,
         "_valid_file",
+        "_count",
         F.posexplode("_pieces").alias("_pos", "_text"),
-        F.size("_pieces").alias("_count"),
     )
     # a final empty piece (the text ends with a line break) is not a line
     lines = (
@@ -938,12 +959,12 @@ def _csv_records(
         .alias("value"),
         (~F.col("_valid_file") & ~F.col("value").contains(_REPLACEMENT)).alias("_invalid_utf8"),
     )
-    lines = texts.select(
-        _FILE,
-        "_invalid_utf8",
-        F.posexplode(F.split("value", "\n", -1)).alias("_pos", "_line"),
-        F.size(F.split("value", "\n", -1)).alias("_pieces"),
-    ).where(~((F.col("_pos") == F.col("_pieces") - 1) & (F.col("_line") == "")))
+    pieces = texts.select(
+        _FILE, "_invalid_utf8", F.split("value", "\n", -1).alias("_pieces")
+    ).withColumn("_count", F.size("_pieces"))
+    lines = pieces.select(
+        _FILE, "_invalid_utf8", "_count", F.posexplode("_pieces").alias("_pos", "_line")
+    ).where(~((F.col("_pos") == F.col("_count") - 1) & (F.col("_line") == "")))
     # a line with an odd number of quotes opens (or closes) a quoted field across lines
     odd = ((F.length("_line") - F.length(F.regexp_replace("_line", '"', ""))) % 2 == 1).cast("int")
     by_file = Window.partitionBy(_FILE).orderBy("_pos")
