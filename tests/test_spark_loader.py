@@ -32,6 +32,7 @@ pytest.importorskip("pyspark")
 from ai_chargeback.generator import generate  # noqa: E402
 from orchestration.lib import loader, spark, spark_loader  # noqa: E402
 from orchestration.lib.sources import SOURCES, SourceSpec  # noqa: E402
+from tests.builders import client_attributes, export_line, span  # noqa: E402
 from tests.conftest import (  # noqa: E402
     E2E_DAYS,
     E2E_REQUESTS_PER_DAY,
@@ -106,6 +107,25 @@ def _write_awkward_files(root: Path) -> None:
         b'{"app_request_id": 12, "ts": "2026-11-04T12:00:00+02:00", "workload": true}'
     )
     (app / "notes.txt").write_text("not a landing file\n")
+    # JSON followed by more text: Spark's parser stops after the first value, DuckDB's does not
+    (app / "tails.jsonl").write_text(
+        '{"app_request_id": "whole", "ts": "2026-11-04T12:00:00Z"}\n'
+        '{"app_request_id": "tail", "ts": "2026-11-04T12:00:00Z"} x\n'
+        '{"app_request_id": "comma", "ts": "2026-11-04T12:00:00Z"}, {"b": 2}\n'
+        '{"app_request_id": "space", "ts": "2026-11-04T12:00:00Z"} {"b": 2}\n'
+        "[1, 2] 3\n"
+    )
+    spans = root / "gateway_spans" / DAY
+    spans.mkdir(parents=True, exist_ok=True)
+    line = export_line([span("ab" * 16, "12" * 8, attributes=client_attributes())])
+    (spans / "spans-tails.jsonl").write_text(
+        line
+        + "\n"
+        + line.replace("12" * 8, "34" * 8)
+        + " x\n"
+        + line.replace("12" * 8, "56" * 8)
+        + ", 1\n"
+    )
     tenants = root / "tenants" / DAY
     tenants.mkdir(parents=True, exist_ok=True)
     (tenants / "tenants.csv").write_bytes(
@@ -365,6 +385,7 @@ def test_a_changed_file_replaces_only_its_own_rows_as_on_duckdb(
             ("crlf.jsonl", "replaced"),
             ("cut.jsonl.gz", "unchanged"),
             ("notes.txt", "unchanged"),
+            ("tails.jsonl", "unchanged"),
         ],
         "tenants": [("tenants-crlf.csv", "replaced"), ("tenants.csv", "unchanged")],
     }
@@ -387,6 +408,7 @@ def test_a_changed_file_replaces_only_its_own_rows_as_on_duckdb(
     by_file = dict(ids)
     assert by_file.pop("app_requests/2026-11-04/crlf.jsonl") == ["rewritten"]
     assert by_file.pop("app_requests/2026-11-04/batch.jsonl.zst") == ["zst-1"]
+    assert by_file.pop("app_requests/2026-11-04/tails.jsonl") == ["whole"]
     salvaged = by_file.pop("app_requests/2026-11-04/cut.jsonl.gz")
     assert by_file == {} and 100 < len(salvaged) < 400
     assert lines == [(2, "malformed JSON")]

@@ -22,6 +22,19 @@ Layout (one parquet file set per landing file, so that a changed file replaces o
     audit/quarantine/<source>-<file key>-*.parquet
     audit/load_manifest/<source>.parquet         one row per landing file (written by the driver)
 
+Known differences from the DuckDB loader (edge cases the generator never writes; the test's
+generated, hostile and awkward files give equal tables): Spark's JSON parser stops after the first
+value of a line, so text after it is caught by checks (``_trailing_content``) that cannot see an
+OTLP line holding two export requests back to back, nor a JSON line nested more than 1,000 levels
+followed by another object; JSON numbers keep their source text where DuckDB re-serialises them
+(only the text of a reason such as ``is not an integer: 1.50`` can differ); CSV records are joined
+across lines by quote parity and split at ``\n`` only (Python's csv also ends a record at a bare
+``\r`` and takes a quote inside an unquoted field literally); the JSON-typed columns are checked
+with ``try_parse_json``; and two changed files of one load that share a span key name the earlier
+file of this load as the loaded copy, where DuckDB may name the later file's previous rows. Each
+file is one row of text until its lines are split: a task holds a whole file (the 2 GB default
+loads 35 MB span files; a file over 2 GB uncompressed cannot be read this way).
+
 One local ``SparkSession`` per process (``local[$AI_CHARGEBACK_SPARK_CORES]``, driver memory
 $AI_CHARGEBACK_SPARK_MEMORY, as in profiles.yml), without Hive support: the Derby metastore
 belongs to dbt's process.
@@ -666,6 +679,19 @@ def _spark_type(structure: object):
     return T.StringType()
 
 
+def _trailing_content(text: SparkColumn) -> SparkColumn:
+    """Text after a JSON object that Spark's parser has read (it stops after the first value;
+    DuckDB's ``json_valid`` rejects the line). ``[<text>]`` must be an array of one value; where
+    Spark cannot say (``json_array_length`` is null past 1,000 nesting levels too), a line with
+    fewer brackets than that is malformed, one with more counts as whole if it ends with ``}``."""
+    from pyspark.sql import functions as F
+
+    length = F.json_array_length(F.concat(F.lit("["), text, F.lit("]")))
+    brackets = F.length(text) - F.length(F.regexp_replace(text, "[\\[{]", ""))
+    ends_as_object = text.rlike("\\}[ \\t\\n\\r]*\\z")
+    return F.when(length.isNotNull(), length != 1).otherwise(~ends_as_object | (brackets < 1000))
+
+
 def _json_validity(text: SparkColumn) -> SparkColumn:
     """DuckDB's ``json_valid``: the text parses as one JSON value."""
     from pyspark.sql import functions as F
@@ -695,7 +721,12 @@ def _otlp_records(lines: DataFrame, candidates: list[AttributeCandidate] | None 
         F.coalesce(
             "_pre_reason",
             F.when(
-                F.col(f"request.{_CORRUPT}").isNotNull() & ~_json_validity(F.col("_raw_text")),
+                (F.col(f"request.{_CORRUPT}").isNotNull() & ~_json_validity(F.col("_raw_text")))
+                # Spark's parser stops after the request; DuckDB's json_valid rejects what follows
+                | (
+                    F.col(f"request.{_CORRUPT}").isNull()
+                    & ~F.col("_raw_text").rlike("\\}[ \\t\\n\\r]*\\z")
+                ),
                 F.lit("malformed JSON (OTLP export line)"),
             ),
         ),
@@ -906,13 +937,15 @@ def _jsonl_records(spec: SourceSpec, lines: DataFrame) -> DataFrame:
     # an object line parses; any other line is malformed, or valid JSON that is not an object
     probe = F.from_json("_raw_text", f"{_CORRUPT} string", _JSON_OPTIONS)
     is_object = F.col("_raw_text").rlike("^[ \\t\\n\\r]*\\{")
+    one_value = F.json_array_length(F.concat(F.lit("["), F.col("_raw_text"), F.lit("]"))) == 1
+    whole_object = probe[_CORRUPT].isNull() & is_object & ~_trailing_content(F.col("_raw_text"))
     checked = lines.withColumn(
         "_pre_reason",
         F.coalesce(
             "_pre_reason",
             F.when(
-                probe[_CORRUPT].isNotNull() | ~is_object,
-                F.when(_json_validity(F.col("_raw_text")), F.lit("not a JSON object")).otherwise(
+                ~whole_object,
+                F.when(one_value & ~is_object, F.lit("not a JSON object")).otherwise(
                     F.lit("malformed JSON")
                 ),
             ),
