@@ -191,9 +191,7 @@ def test_the_ai_spend_dashboard_renders_in_chromium_with_the_mart_total(
     tables = {c["title"] for c in expected if c["type"] == "table"}
     assert all(charts[title]["tables"] > 0 for title in tables), charts
     # the total as the page shows it: the table cell of the statement total metric
-    cell = re.search(
-        r'aria-labelledby="header-statement_total_usd"[^>]*>([^<]+)</td>', page.dom
-    )
+    cell = re.search(r'aria-labelledby="header-statement_total_usd"[^>]*>([^<]+)</td>', page.dom)
     assert cell, "the statement total cell is not in the DOM"
     assert Decimal(cell[1].replace(",", "")) == _mart_totals(pipeline_run)["total_usd"]
 
