@@ -11,6 +11,7 @@ full refresh validates every row of every mart.
 """
 
 import json
+import os
 from datetime import date
 
 import dagster as dg
@@ -21,6 +22,7 @@ from expectations.runner import SuiteResult, validate_mart, validate_with
 from expectations.suites import SUITES, get_spec
 from orchestration.defs.dbt.assets import dbt_build_config_of_run, rebuilt_window
 from orchestration.defs.resources import WarehouseResource
+from orchestration.lib.loader import DEFAULT_MEMORY_LIMIT, MEMORY_LIMIT_ENV
 
 _MAX_METADATA_CHARS = 20_000
 
@@ -88,7 +90,12 @@ def _build_check(suite_name: str) -> dg.AssetChecksDefinition:
                 return duckdb.connect().from_arrow(warehouse.read_arrow(query)).df()
 
             return check_result(validate_with(read, suite_name, window=window), window)
-        con = duckdb.connect(str(warehouse.database_path), read_only=True)
+        con = duckdb.connect(
+            str(warehouse.database_path),
+            read_only=True,
+            # the writers' ceiling: DuckDB's own default is 80 % of the machine
+            config={"memory_limit": os.environ.get(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT)},
+        )
         try:
             return check_result(validate_mart(con, suite_name, window=window), window)
         finally:
