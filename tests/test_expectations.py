@@ -630,14 +630,18 @@ def test_unattributed_share_over_the_threshold_reports_one_row_per_provider_mont
     assert validate_mart(healthy, "mart_invoice_reconciliation").success
 
 
+def _make_unpriced(con: duckdb.DuckDBPyConnection, request_ids: list[str]) -> None:
+    con.execute(
+        "update marts.fct_ai_requests set pricing_status = 'unpriced', "
+        "list_cost_usd = null, effective_cost_usd = null where list_contains(?, request_id)",
+        [request_ids],
+    )
+
+
 def test_unpriced_request_share_over_the_threshold_fails(
     healthy: duckdb.DuckDBPyConnection,
 ) -> None:
-    healthy.execute(
-        "update marts.fct_ai_requests set pricing_status = 'unpriced', "
-        "list_cost_usd = null, effective_cost_usd = null "
-        "where request_id in ('r01', 'r02', 'r03')"
-    )
+    _make_unpriced(healthy, ["r01", "r02", "r03"])
 
     failed = _only_failure(validate_mart(healthy, "fct_ai_requests"))
 
@@ -682,11 +686,7 @@ def test_a_daily_window_keeps_the_month_share_computed_over_the_whole_month(
 ) -> None:
     # three unpriced requests of the month, none of them (nor the month's representative row)
     # in the window: the month's share is still checked, over the whole month
-    healthy.execute(
-        "update marts.fct_ai_requests set pricing_status = 'unpriced', "
-        "list_cost_usd = null, effective_cost_usd = null "
-        "where request_id in ('r01', 'r02', 'r03')"
-    )
+    _make_unpriced(healthy, ["r01", "r02", "r03"])
     window = (date(2026, 11, 20), date(2026, 11, 21))
 
     windowed = query_mart(healthy, "fct_ai_requests", window=window)

@@ -77,6 +77,17 @@ def _attribute(attributes: str, keys: str, candidate: AttributeCandidate) -> str
     return _value_text(f"{picked}.value", candidate.value_kind)
 
 
+def candidates_by_column(
+    candidates: list[AttributeCandidate],
+) -> dict[str, list[AttributeCandidate]]:
+    """The attribute candidates of each raw column, in the given (priority) order: both
+    loaders map span attributes with this."""
+    by_column: dict[str, list[AttributeCandidate]] = {}
+    for candidate in candidates:
+        by_column.setdefault(candidate.column_name, []).append(candidate)
+    return by_column
+
+
 def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | None = None) -> str:
     """SQL over ``_batch`` (``_file_index``, ``_line_number``, ``_raw_text``, ``_pre_reason``):
     one row per span (or per bad line), keyed by file index and line."""
@@ -84,12 +95,9 @@ def otlp_records_sql(spec: SourceSpec, candidates: list[AttributeCandidate] | No
     mapped_keys = sorted({c.attribute_key for c in candidates})
     keys_list = "[" + ", ".join(_quote(k) for k in mapped_keys) + "]"
 
-    by_column: dict[str, list[AttributeCandidate]] = {}
-    for candidate in candidates:
-        by_column.setdefault(candidate.column_name, []).append(candidate)
     attribute_columns = []
     required_checks = []
-    for column_name, group in by_column.items():
+    for column_name, group in candidates_by_column(candidates).items():
         texts = [_attribute("span.attributes", "attribute_keys", c) for c in group]
         expression = texts[0] if len(texts) == 1 else "coalesce(" + ", ".join(texts) + ")"
         attribute_columns.append(f'{expression} as "{column_name}"')

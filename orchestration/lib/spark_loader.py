@@ -60,6 +60,7 @@ from orchestration.lib.otlp import (
     _SPAN_KIND_CLIENT,
     _SPAN_KIND_SERVER,
     OTLP_STRUCTURE,
+    candidates_by_column,
 )
 from orchestration.lib.sources import AttributeCandidate, Column, SourceSpec, load_attribute_map
 
@@ -803,12 +804,9 @@ def _otlp_records(lines: DataFrame, candidates: list[AttributeCandidate] | None 
         F.transform("raw_span.attributes", lambda a: a["key"]).alias("attribute_keys"),
     )
 
-    by_column: dict[str, list[AttributeCandidate]] = {}
-    for candidate in candidates:
-        by_column.setdefault(candidate.column_name, []).append(candidate)
     attribute_columns = []
     required_checks = []
-    for column_name, group in by_column.items():
+    for column_name, group in candidates_by_column(candidates).items():
         texts = [_attribute_text(c) for c in group]
         expression = texts[0] if len(texts) == 1 else F.coalesce(*texts)
         attribute_columns.append(expression.alias(column_name))
